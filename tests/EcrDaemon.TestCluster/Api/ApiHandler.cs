@@ -1,0 +1,317 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EcrDaemon.TestCluster.Auth;
+using EcrDaemon.TestCluster.Hooks;
+using EcrDaemon.TestCluster.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace EcrDaemon.TestCluster.Api;
+
+/// <summary>
+/// The HTTP front of the test cluster: authentication, fault injection, authorization, routing
+/// to discovery or to a resource operation, and the request log. Every failure is a real
+/// <c>Status</c> object with the real code.
+/// </summary>
+public sealed class ApiHandler(
+    Operations operations,
+    TestClusterOptions options,
+    IReadOnlyDictionary<string, Identity> tokens,
+    Func<Rbac> rbac,
+    Faults faults,
+    RequestLog log,
+    TimeProvider time)
+{
+    private ObjectStore Store => operations.Store;
+
+    public async Task HandleAsync(HttpContext ctx)
+    {
+        if (faults.Down)
+        {
+            ctx.Abort();
+            return;
+        }
+
+        var segments = (ctx.Request.Path.Value ?? "/").Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var request = ApiRequest.Parse(ctx.Request.Method, segments, ctx.Request.Query);
+        var identity = Authenticate(ctx);
+        var who = identity?.User ?? "anonymous";
+        try
+        {
+            if (identity is null)
+            {
+                throw ApiException.Unauthorized();
+            }
+
+            if (request is null)
+            {
+                await ServeDiscoveryAsync(ctx, segments);
+                return;
+            }
+
+            await ServeResourceAsync(ctx, request, identity);
+        }
+        catch (ApiException e)
+        {
+            await WriteErrorAsync(ctx, e);
+        }
+        finally
+        {
+            if (request is not null && request.Verb != "watch")
+            {
+                log.Add(time.GetUtcNow(), who, request.Verb, request.Type.Plural, request.Namespace, request.Name ?? "", ctx.Response.StatusCode);
+            }
+        }
+    }
+
+    private Identity? Authenticate(HttpContext ctx)
+    {
+        var header = ctx.Request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.Ordinal) && tokens.TryGetValue(header[7..].Trim(), out var id) ? id : null;
+    }
+
+    private static async Task ServeDiscoveryAsync(HttpContext ctx, string[] s)
+    {
+        JsonObject? doc = s switch
+        {
+            ["version"] => Discovery.Version(),
+            ["api"] => Discovery.CoreVersions($"{ctx.Request.Host}"),
+            ["api", var v] => Discovery.Resources("", v),
+            ["apis"] => Discovery.Groups(),
+            ["apis", var g] => Discovery.Group(g),
+            ["apis", var g, var v] => Discovery.Resources(g, v),
+            ["openapi", "v3"] => OpenApi.Index(),
+            ["openapi", "v3", .. var gv] => OpenApi.Document(string.Join('/', gv)),
+            ["healthz"] or ["livez"] or ["readyz"] => null,
+            _ => null,
+        };
+        if (s is ["healthz"] or ["livez"] or ["readyz"])
+        {
+            ctx.Response.ContentType = "text/plain";
+            await ctx.Response.WriteAsync("ok");
+            return;
+        }
+
+        if (doc is null)
+        {
+            throw ApiException.PathNotFound();
+        }
+
+        await WriteJsonAsync(ctx, 200, doc);
+    }
+
+    private async Task ServeResourceAsync(HttpContext ctx, ApiRequest request, Identity identity)
+    {
+        var type = request.Type;
+        var labels = LabelSelector.Parse(ctx.Request.Query["labelSelector"]);
+        var fields = FieldSelector.Parse(ctx.Request.Query["fieldSelector"], type);
+        var authzName = request.Verb is "list" or "watch" ? fields.RequiredName ?? "" : request.Name ?? "";
+        var attributes = new RequestAttributes(request.Verb, type.Group, type.Plural, request.Namespace, authzName);
+
+        var (injected, delay) = faults.Match(attributes, identity);
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, time, ctx.RequestAborted);
+        }
+
+        if (injected is not null)
+        {
+            throw injected;
+        }
+
+        if (rbac().Deny(identity, attributes) is { } why)
+        {
+            throw ApiException.Forbidden(type, request.Name, why);
+        }
+
+        if (request.Subresource is not null)
+        {
+            throw ApiException.PathNotFound();
+        }
+
+        if (ctx.Request.Query.ContainsKey("dryRun"))
+        {
+            throw ApiException.BadRequest("dryRun is not supported by the test cluster");
+        }
+
+        var table = Tables.Wanted(ctx.Request.Headers.Accept.ToString());
+        var ns = request.Namespace;
+        switch (request.Verb)
+        {
+            case "get":
+                await WriteObjectAsync(ctx, 200, type, operations.Get(type, ns, request.Name!), table);
+                break;
+            case "list":
+                await ListAsync(ctx, request, labels, fields, table);
+                break;
+            case "watch":
+                log.Add(time.GetUtcNow(), identity.User, "watch", type.Plural, ns, fields.RequiredName ?? "", 200);
+                await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, table, options, faults, time);
+                break;
+            case "create":
+                await WriteObjectAsync(ctx, 201, type, operations.Create(type, ns, await ReadObjectAsync(ctx, type)), false);
+                break;
+            case "update":
+                await WriteObjectAsync(ctx, 200, type, operations.Update(type, ns, request.Name!, await ReadObjectAsync(ctx, type)), false);
+                break;
+            case "patch":
+                var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
+                var patched = operations.Patch(type, ns, request.Name!, contentType, await ReadBodyAsync(ctx));
+                await WriteObjectAsync(ctx, 200, type, patched, false);
+                break;
+            case "delete":
+                var body = await ReadBodyAsync(ctx);
+                var deleteOptions = body.Length > 0 ? ParseJson(body, "DeleteOptions") as JsonObject : null;
+                var (deleted, gone) = operations.Delete(type, ns, request.Name!, deleteOptions);
+                if (gone)
+                {
+                    await WriteJsonAsync(ctx, 200, new JsonObject
+                    {
+                        ["kind"] = "Status",
+                        ["apiVersion"] = "v1",
+                        ["metadata"] = new JsonObject(),
+                        ["status"] = "Success",
+                        ["details"] = new JsonObject
+                        {
+                            ["name"] = request.Name,
+                            ["group"] = type.Group.Length > 0 ? type.Group : null,
+                            ["kind"] = type.Plural,
+                            ["uid"] = deleted.Node["metadata"]?["uid"]?.DeepClone(),
+                        },
+                    });
+                }
+                else
+                {
+                    await WriteObjectAsync(ctx, 200, type, deleted, false);
+                }
+
+                break;
+            default:
+                throw ApiException.MethodNotSupported(type.Plural, request.Verb);
+        }
+    }
+
+    private async Task ListAsync(HttpContext ctx, ApiRequest request, LabelSelector labels, FieldSelector fields, bool table)
+    {
+        var type = request.Type;
+        var limit = int.TryParse(ctx.Request.Query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? l : 0;
+        string? after = null;
+        if (ctx.Request.Query["continue"].ToString() is { Length: > 0 } token)
+        {
+            after = ContinueToken.Decode(token, Store.CurrentResourceVersion, out var tokenRv);
+            if (tokenRv < Store.CompactedResourceVersion)
+            {
+                throw ApiException.Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+            }
+        }
+
+        var ns = type.Namespaced && request.Namespace.Length > 0 ? request.Namespace : null;
+        var (items, rv, lastKey, remaining) = Store.List(type, ns, o => labels.Matches(o.Labels) && fields.Matches(o.Node), limit, after);
+        var continueToken = lastKey is null ? null : ContinueToken.Encode(rv, lastKey);
+        if (table)
+        {
+            await WriteJsonAsync(ctx, 200, Tables.ForList(type, items, rv, continueToken, time.GetUtcNow()), TableContentType);
+            return;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("kind", type.Kind + "List");
+            w.WriteString("apiVersion", type.ApiVersion);
+            w.WriteStartObject("metadata");
+            w.WriteString("resourceVersion", rv.ToString(CultureInfo.InvariantCulture));
+            if (continueToken is not null)
+            {
+                w.WriteString("continue", continueToken);
+                w.WriteNumber("remainingItemCount", remaining);
+            }
+
+            w.WriteEndObject();
+            w.WriteStartArray("items");
+            foreach (var item in items)
+            {
+                w.WriteRawValue(item.Json, skipInputValidation: true);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted);
+    }
+
+    internal const string TableContentType = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+    private async Task WriteObjectAsync(HttpContext ctx, int code, ResourceType type, StoredObject obj, bool table)
+    {
+        if (table)
+        {
+            await WriteJsonAsync(ctx, code, Tables.ForObject(type, obj.Node, time.GetUtcNow(), includeColumns: true), TableContentType);
+            return;
+        }
+
+        ctx.Response.StatusCode = code;
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.Body.WriteAsync(obj.Json, ctx.RequestAborted);
+    }
+
+    private static async Task WriteJsonAsync(HttpContext ctx, int code, JsonNode doc, string contentType = "application/json")
+    {
+        ctx.Response.StatusCode = code;
+        ctx.Response.ContentType = contentType;
+        await ctx.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(doc), ctx.RequestAborted);
+    }
+
+    private static async Task WriteErrorAsync(HttpContext ctx, ApiException e)
+    {
+        if (ctx.Response.HasStarted)
+        {
+            ctx.Abort();
+            return;
+        }
+
+        if (e.RetryAfterSeconds is { } retry)
+        {
+            ctx.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
+        }
+
+        await WriteJsonAsync(ctx, e.Code, e.ToStatus());
+    }
+
+    private static async Task<string> ReadBodyAsync(HttpContext ctx)
+    {
+        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+        return await reader.ReadToEndAsync(ctx.RequestAborted);
+    }
+
+    private static async Task<JsonObject> ReadObjectAsync(HttpContext ctx, ResourceType type)
+    {
+        if ((ctx.Request.ContentType ?? "").StartsWith(ProtobufBody.ContentType, StringComparison.Ordinal))
+        {
+            using var buffer = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
+            return ProtobufBody.Decode(buffer.ToArray(), type);
+        }
+
+        return ParseJson(await ReadBodyAsync(ctx), type.Kind) as JsonObject
+            ?? throw ApiException.BadRequest($"the body of the request is not a {type.Kind} object");
+    }
+
+    private static JsonNode? ParseJson(string body, string what)
+    {
+        try
+        {
+            return JsonNode.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"{what} in version \"v1\" cannot be handled as a {what}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EcrDaemon.TestCluster.Hooks;
+using EcrDaemon.TestCluster.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace EcrDaemon.TestCluster.Api;
+
+/// <summary>
+/// A watch response: newline-delimited <c>{"type":..,"object":..}</c> events, BOOKMARKs when asked
+/// for, an ERROR event with 410 Expired when the requested resourceVersion is too old, and an end
+/// after <c>timeoutSeconds</c>.
+/// </summary>
+public static class WatchResponder
+{
+    public static async Task ServeAsync(HttpContext ctx, ObjectStore store, ApiRequest request, LabelSelector labels,
+        FieldSelector fields, bool table, TestClusterOptions options, Faults faults, TimeProvider time)
+    {
+        var rvText = ctx.Request.Query["resourceVersion"].ToString();
+        long? from = null;
+        if (rvText.Length > 0 && rvText != "0")
+        {
+            if (!long.TryParse(rvText, NumberStyles.None, CultureInfo.InvariantCulture, out var rv))
+            {
+                throw ApiException.BadRequest($"resourceVersion: Invalid value: \"{rvText}\": must be a valid resource version");
+            }
+
+            from = rv;
+        }
+
+        var ns = request.Type.Namespaced && request.Namespace.Length > 0 ? request.Namespace : null;
+        var (watcher, compacted) = store.Watch(request.Type, ns, labels, fields, from);
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = table ? ApiHandler.TableContentType : "application/json";
+        await ctx.Response.StartAsync(ctx.RequestAborted);
+        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+        if (watcher is null)
+        {
+            var expired = ApiException.Expired(string.Create(CultureInfo.InvariantCulture, $"too old resource version: {from} ({compacted})"));
+            await WriteLineAsync(ctx, "ERROR", JsonSerializer.SerializeToUtf8Bytes(expired.ToStatus()));
+            return;
+        }
+
+        var timeout = int.TryParse(ctx.Request.Query["timeoutSeconds"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            ? TimeSpan.FromSeconds(seconds)
+            : options.DefaultWatchTimeout;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        cts.CancelAfter(timeout);
+        var bookmarks = ctx.Request.Query["allowWatchBookmarks"].ToString() == "true"
+            ? BookmarkLoopAsync(watcher, options.BookmarkInterval, time, cts.Token)
+            : Task.CompletedTask;
+        var firstTable = true;
+        try
+        {
+            await foreach (var message in watcher.Reader.ReadAllAsync(cts.Token))
+            {
+                byte[] payload;
+                if (message.Item is null)
+                {
+                    payload = JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+                    {
+                        ["kind"] = request.Type.Kind,
+                        ["apiVersion"] = request.Type.ApiVersion,
+                        ["metadata"] = new JsonObject { ["resourceVersion"] = message.ResourceVersion.ToString(CultureInfo.InvariantCulture) },
+                    });
+                }
+                else if (table)
+                {
+                    payload = JsonSerializer.SerializeToUtf8Bytes(Tables.ForObject(request.Type, message.Item.Node, time.GetUtcNow(), firstTable));
+                    firstTable = false;
+                }
+                else
+                {
+                    payload = message.Item.Json;
+                }
+
+                switch (faults.TakeWatchBreak())
+                {
+                    case WatchBreak.BadJson:
+                        await ctx.Response.Body.WriteAsync("{\"type\":\"MODIFIED\",\"object\":{\"kind\":\n"u8.ToArray(), cts.Token);
+                        await ctx.Response.Body.FlushAsync(cts.Token);
+                        break;
+                    case WatchBreak.ResetMidEvent:
+                        await ctx.Response.Body.WriteAsync(Encoding.UTF8.GetBytes($"{{\"type\":\"{message.Type}\",\"object\":"), cts.Token);
+                        await ctx.Response.Body.WriteAsync(payload.AsMemory(0, payload.Length / 2), cts.Token);
+                        await ctx.Response.Body.FlushAsync(cts.Token);
+                        ctx.Abort();
+                        return;
+                    default:
+                        break;
+                }
+
+                await WriteLineAsync(ctx, message.Type, payload, cts.Token);
+                if (message.Item is not null && !watcher.Delivered())
+                {
+                    break;
+                }
+            }
+
+            if (faults.Down)
+            {
+                ctx.Abort();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Timeout or client gone: the stream simply ends.
+        }
+        finally
+        {
+            watcher.Close();
+            watcher.Dispose();
+            await cts.CancelAsync();
+            await bookmarks;
+        }
+    }
+
+    private static async Task BookmarkLoopAsync(Watcher watcher, TimeSpan interval, TimeProvider time, CancellationToken token)
+    {
+        using var timer = new PeriodicTimer(interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(token))
+            {
+                watcher.Bookmark();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static async Task WriteLineAsync(HttpContext ctx, string type, byte[] obj, CancellationToken token = default)
+    {
+        var head = Encoding.UTF8.GetBytes($"{{\"type\":\"{type}\",\"object\":");
+        var buffer = new byte[head.Length + obj.Length + 2];
+        head.CopyTo(buffer, 0);
+        obj.CopyTo(buffer, head.Length);
+        buffer[^2] = (byte)'}';
+        buffer[^1] = (byte)'\n';
+        await ctx.Response.Body.WriteAsync(buffer, token);
+        await ctx.Response.Body.FlushAsync(token);
+    }
+}

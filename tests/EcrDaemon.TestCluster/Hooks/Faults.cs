@@ -1,0 +1,134 @@
+using EcrDaemon.TestCluster.Api;
+using EcrDaemon.TestCluster.Auth;
+
+namespace EcrDaemon.TestCluster.Hooks;
+
+/// <summary>
+/// Fault injection: fail the next N requests that match (verb, resource, namespace, identity)
+/// with a status, add latency, or take the whole API "down" (connections are cut).
+/// Null in a filter matches anything.
+/// </summary>
+public sealed class Faults
+{
+    private readonly Lock _lock = new();
+    private readonly List<Rule> _rules = [];
+
+    private int _watchBreaks;
+    private WatchBreak _watchBreakKind;
+
+    /// <summary>While true, every request's connection is aborted and no watch can open.</summary>
+    public bool Down { get; set; }
+
+    /// <summary>The next <paramref name="count"/> events written on any watch stream are broken this way.</summary>
+    public void BreakWatchEvents(WatchBreak kind, int count = 1)
+    {
+        lock (_lock)
+        {
+            _watchBreakKind = kind;
+            _watchBreaks = count;
+        }
+    }
+
+    internal WatchBreak TakeWatchBreak()
+    {
+        lock (_lock)
+        {
+            if (_watchBreaks <= 0)
+            {
+                return WatchBreak.None;
+            }
+
+            _watchBreaks--;
+            return _watchBreakKind;
+        }
+    }
+
+    public void FailNext(int count, int status, string? verb = null, string? resource = null, string? ns = null,
+        string? identity = null, int? retryAfterSeconds = null)
+    {
+        lock (_lock)
+        {
+            _rules.Add(new Rule(verb, resource, ns, identity) { Remaining = count, Status = status, RetryAfterSeconds = retryAfterSeconds });
+        }
+    }
+
+    /// <summary>Delays matching requests; <paramref name="count"/> null means until <see cref="Clear"/>.</summary>
+    public void AddLatency(TimeSpan latency, string? verb = null, string? resource = null, string? ns = null, int? count = null)
+    {
+        lock (_lock)
+        {
+            _rules.Add(new Rule(verb, resource, ns, null) { Remaining = count ?? int.MaxValue, Latency = latency });
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _rules.Clear();
+            _watchBreaks = 0;
+            Down = false;
+        }
+    }
+
+    /// <summary>How many injected failures are still waiting to fire.</summary>
+    public int Pending
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _rules.Where(r => r.Status != 0).Sum(r => r.Remaining);
+            }
+        }
+    }
+
+    internal (ApiException? Error, TimeSpan Delay) Match(RequestAttributes request, Identity identity)
+    {
+        lock (_lock)
+        {
+            var delay = TimeSpan.Zero;
+            foreach (var rule in _rules.Where(r => r.Latency > TimeSpan.Zero && r.Remaining > 0 && r.Matches(request, identity)))
+            {
+                rule.Remaining--;
+                delay += rule.Latency;
+            }
+
+            var failure = _rules.FirstOrDefault(r => r.Status != 0 && r.Remaining > 0 && r.Matches(request, identity));
+            if (failure is null)
+            {
+                return (null, delay);
+            }
+
+            failure.Remaining--;
+            return (ApiException.Injected(failure.Status, failure.RetryAfterSeconds), delay);
+        }
+    }
+
+    private sealed record Rule(string? Verb, string? Resource, string? Namespace, string? Identity)
+    {
+        public int Remaining { get; set; }
+
+        public int Status { get; init; }
+
+        public int? RetryAfterSeconds { get; init; }
+
+        public TimeSpan Latency { get; init; }
+
+        public bool Matches(RequestAttributes r, Identity id) =>
+            (Verb is null || Verb == r.Verb) && (Resource is null || Resource == r.Resource)
+            && (Namespace is null || Namespace == r.Namespace) && (Identity is null || Identity == id.User);
+    }
+}
+
+/// <summary>How a watch event is broken on the wire.</summary>
+public enum WatchBreak
+{
+    None,
+
+    /// <summary>A line of JSON that does not parse, then the stream goes on.</summary>
+    BadJson,
+
+    /// <summary>Half an event, then the connection is reset.</summary>
+    ResetMidEvent,
+}
