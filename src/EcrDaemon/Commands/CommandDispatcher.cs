@@ -1,0 +1,83 @@
+using EcrDaemon.Ecr;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EcrDaemon.Commands;
+
+/// <summary>
+/// Picks the command from the first argument (<c>run</c> when there is none), builds the host,
+/// validates the configuration and runs the command. Exit codes: 0 success, 1 failure,
+/// 2 invalid configuration or usage (one line on stderr, never a stack trace).
+/// </summary>
+internal static class CommandDispatcher
+{
+    public const int InvalidConfiguration = 2;
+
+    private static readonly Dictionary<string, Func<IServiceProvider, TextWriter, CancellationToken, Task<int>>> Commands = new(StringComparer.Ordinal)
+    {
+        ["run"] = RunCommand.RunAsync,
+        ["check"] = CheckCommand.RunAsync,
+    };
+
+    /// <param name="customize">Lets tests replace services or add configuration before the host is built.</param>
+    public static async Task<int> RunAsync(
+        string[] args,
+        TextWriter stdout,
+        TextWriter stderr,
+        Action<HostApplicationBuilder>? customize = null,
+        CancellationToken cancellationToken = default)
+    {
+        var named = args.Length > 0 && !args[0].StartsWith('-');
+        var name = named ? args[0] : "run";
+        if (!Commands.TryGetValue(name, out var command))
+        {
+            await stderr.WriteLineAsync($"ecrdaemon: unknown command '{name}'; use one of: {string.Join(", ", Commands.Keys)}");
+            return InvalidConfiguration;
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = named ? args[1..] : args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Services.AddEcr(builder.Configuration);
+        customize?.Invoke(builder);
+
+        using var host = builder.Build();
+        var problem = ConfigurationProblem(host.Services);
+        if (problem is not null)
+        {
+            await stderr.WriteLineAsync($"ecrdaemon: invalid configuration: {problem}");
+            return InvalidConfiguration;
+        }
+
+        return await command(host.Services, stdout, cancellationToken);
+    }
+
+    /// <summary>Runs the ValidateOnStart checks now; returns the problems as one line, or null.</summary>
+    private static string? ConfigurationProblem(IServiceProvider services)
+    {
+        try
+        {
+            services.GetRequiredService<IStartupValidator>().Validate();
+            return null;
+        }
+        catch (OptionsValidationException e)
+        {
+            return string.Join("; ", e.Failures);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.All(i => i is OptionsValidationException))
+        {
+            return string.Join("; ", e.InnerExceptions.SelectMany(i => ((OptionsValidationException)i).Failures));
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder's "Failed to convert configuration value ... at 'EcrDaemon:Ecr:Timeout' ...".
+            return e.Message.ReplaceLineEndings(" ");
+        }
+    }
+}

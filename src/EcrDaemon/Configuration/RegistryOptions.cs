@@ -1,0 +1,20 @@
+namespace EcrDaemon.Configuration;
+
+/// <summary>One ECR registry: <c>EcrDaemon:Registries:N:{Region,AccountId,RoleArn,ExternalId,Endpoint}</c>.</summary>
+internal sealed class RegistryOptions
+{
+    /// <summary>The AWS region; defaults to AWS_REGION (or AWS_DEFAULT_REGION).</summary>
+    public string? Region { get; set; }
+
+    /// <summary>The 12-digit registry (account) id; absent means the caller's default registry.</summary>
+    public string? AccountId { get; set; }
+
+    /// <summary>An IAM role to assume first, e.g. for a registry in another account.</summary>
+    public string? RoleArn { get; set; }
+
+    /// <summary>The external id the role's trust policy requires, if any.</summary>
+    public string? ExternalId { get; set; }
+
+    /// <summary>An explicit ECR API endpoint (absolute http(s) URL) for this registry.</summary>
+    public string? Endpoint { get; set; }
+}

@@ -1,0 +1,134 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Amazon.Runtime;
+using Amazon.Runtime.Internal;
+using Amazon.Runtime.Internal.Auth;
+using Amazon.Runtime.Internal.Util;
+using EcrDaemon.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace EcrDaemon.Ecr;
+
+/// <summary>
+/// GetAuthorizationToken over plain HTTP: the AWS JSON 1.1 protocol, signed with AWSSDK.Core's
+/// SigV4 signer for service "ecr". This is the file that an AWSSDK.ECR-based client replaces.
+/// </summary>
+internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientFactory, IOptions<EcrDaemonOptions> options) : IEcrAuthorizationClient
+{
+    /// <summary>The name of the HttpClient this client uses.</summary>
+    public const string HttpClientName = "ecr";
+    public const string Target = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
+    public const string ContentType = "application/x-amz-json-1.1";
+    private const string Action = "ecr:GetAuthorizationToken";
+    private const int MaxBodyBytes = 4 * 1024 * 1024;
+
+    public async Task<EcrCallResult> GetAuthorizationTokenAsync(EcrAuthorizationRequest request, CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.Ecr.Timeout;
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(timeout);
+        try
+        {
+            var credentials = await request.Credentials.GetCredentialsAsync().WaitAsync(attempt.Token);
+            using var message = CreateSignedRequest(request, credentials);
+            var http = httpClientFactory.CreateClient(HttpClientName);
+            using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, attempt.Token);
+            var body = await ReadBodyAsync(response.Content, attempt.Token);
+            if (body is null)
+            {
+                return EcrCallResult.Failed(EcrFailure.Transient(EcrFailureReason.InvalidResponse,
+                    $"invalid GetAuthorizationToken response: the body is larger than {MaxBodyBytes} bytes"));
+            }
+
+            if (response.IsSuccessStatusCode)
+            {
+                return EcrResponseReader.Read(body);
+            }
+
+            var errorType = response.Headers.TryGetValues("x-amzn-ErrorType", out var values) ? values.FirstOrDefault() : null;
+            return EcrCallResult.Failed(EcrErrorClassifier.FromHttpError((int)response.StatusCode, errorType, body, Action));
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return EcrCallResult.Failed(EcrFailure.Transient(EcrFailureReason.Timeout,
+                $"no answer from {request.Endpoint.Authority} within {timeout.TotalSeconds:0.###} s"));
+        }
+        catch (HttpRequestException e)
+        {
+            return EcrCallResult.Failed(EcrFailure.Transient(EcrFailureReason.Network,
+                $"could not reach {request.Endpoint.Authority}: {e.HttpRequestError}: {e.Message}"));
+        }
+        catch (Exception e) when (e is AmazonClientException or InvalidOperationException)
+        {
+            // Raised while resolving or refreshing the credentials (e.g. the role cannot be assumed).
+            return EcrCallResult.Failed(EcrErrorClassifier.FromException(e, "resolving AWS credentials"));
+        }
+    }
+
+    private static HttpRequestMessage CreateSignedRequest(EcrAuthorizationRequest request, ImmutableCredentials credentials)
+    {
+        var payload = JsonSerializer.SerializeToUtf8Bytes(
+            request.RegistryIds.Count == 0 ? new Dictionary<string, string[]>() : new() { ["registryIds"] = [.. request.RegistryIds] });
+
+        // AWSSDK.Core's signer works on its IRequest; fill one in and let it add the SigV4 headers.
+        var signable = new DefaultRequest(new GetAuthorizationTokenRequest(), EcrClientConfig.EcrServiceId)
+        {
+            HttpMethod = "POST",
+            Endpoint = request.Endpoint,
+            ResourcePath = "/",
+            Content = payload,
+            AuthenticationRegion = request.Region,
+        };
+        signable.Headers["Content-Type"] = ContentType;
+        signable.Headers["X-Amz-Target"] = Target;
+        if (credentials.UseToken)
+        {
+            signable.Headers["X-Amz-Security-Token"] = credentials.Token;
+        }
+
+        var config = new EcrClientConfig { AuthenticationRegion = request.Region };
+        var signature = new AWS4Signer().SignRequest(signable, config, new RequestMetrics(), credentials.AccessKey, credentials.SecretKey);
+        signable.Headers["Authorization"] = signature.ForAuthorizationHeader;
+
+        var message = new HttpRequestMessage(HttpMethod.Post, request.Endpoint) { Content = new ByteArrayContent(payload) };
+        foreach (var (name, value) in signable.Headers)
+        {
+            if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
+            {
+                message.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(value);
+            }
+            else if (name.Equals("Host", StringComparison.OrdinalIgnoreCase))
+            {
+                message.Headers.Host = value;
+            }
+            else
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        return message;
+    }
+
+    private static async Task<byte[]?> ReadBodyAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>The SDK's request type is only a carrier for <see cref="DefaultRequest"/>.</summary>
+    private sealed class GetAuthorizationTokenRequest : AmazonWebServiceRequest;
+}
