@@ -1,0 +1,261 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EcrDaemon.Tests.Ecr;
+
+/// <summary>What the stand-in does to the next request(s) instead of answering normally.</summary>
+public enum EcrFault
+{
+    /// <summary>400 ThrottlingException (JSON, x-amzn-ErrorType), as ECR throttles.</summary>
+    Throttle,
+
+    /// <summary>500 ServerException.</summary>
+    ServerError,
+
+    /// <summary>Answers normally, but only after <see cref="EcrStandIn.SlowDelay"/> (or when the client gives up).</summary>
+    Slow,
+
+    /// <summary>200 with a body that is not JSON.</summary>
+    MalformedJson,
+
+    /// <summary>403 with an XML AccessDenied error document, as moto sends for auth failures.</summary>
+    XmlAccessDenied,
+
+    /// <summary>200 with an XML document instead of JSON.</summary>
+    XmlBody,
+
+    /// <summary>200; the authorizationToken is not base64.</summary>
+    BadBase64Token,
+
+    /// <summary>200; the token decodes to text without ':'.</summary>
+    TokenWithoutColon,
+
+    /// <summary>200; proxyEndpoint is not a URL.</summary>
+    BadProxyEndpoint,
+
+    /// <summary>200 with "authorizationData": [].</summary>
+    EmptyAuthorizationData,
+
+    /// <summary>200; an entry lacks expiresAt.</summary>
+    MissingExpiresAt,
+}
+
+/// <summary>One request the stand-in received, and what its SigV4 check found.</summary>
+public sealed record EcrStandInRequest(IReadOnlyList<string> RegistryIds, string? Region, string? Service, bool SignatureValid, bool HasSessionToken, EcrFault? Fault);
+
+/// <summary>
+/// An ECR GetAuthorizationToken stand-in on real HTTP (Kestrel, 127.0.0.1, port 0). It checks
+/// each request's SigV4 signature against the credentials it knows and the region and service
+/// ("ecr") it serves, answers with tokens for the requested registry ids (or its default
+/// account), and can be scripted with faults for the next N requests. Reusable by other tests
+/// and the demo: nothing in it depends on the daemon.
+/// </summary>
+public sealed class EcrStandIn : IAsyncDisposable
+{
+    public const string DefaultAccessKeyId = "AKIASTANDIN0EXAMPLE1";
+    public const string DefaultSecretAccessKey = "standin-secret-key-do-not-print-0123456789";
+
+    private readonly ConcurrentDictionary<string, (string Secret, string? SessionToken)> credentials = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<EcrFault> faults = new();
+    private readonly ConcurrentQueue<EcrStandInRequest> requests = new();
+    private readonly WebApplication app;
+
+    private EcrStandIn(WebApplication app, string region, string defaultAccountId)
+    {
+        this.app = app;
+        Region = region;
+        DefaultAccountId = defaultAccountId;
+        credentials[DefaultAccessKeyId] = (DefaultSecretAccessKey, null);
+    }
+
+    public Uri Endpoint { get; private set; } = null!;
+
+    public string Region { get; }
+
+    /// <summary>The account whose registry a request without registryIds gets.</summary>
+    public string DefaultAccountId { get; }
+
+    /// <summary>The expiry of the tokens it hands out; twelve hours from now unless set.</summary>
+    public DateTimeOffset? ExpiresAt { get; set; }
+
+    public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    public int RequestCount => requests.Count;
+
+    public IReadOnlyList<EcrStandInRequest> Requests => [.. requests];
+
+    public static async Task<EcrStandIn> StartAsync(string region = "us-west-2", string defaultAccountId = "123456789012")
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        var standIn = new EcrStandIn(app, region, defaultAccountId);
+        app.MapPost("/", standIn.HandleAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        standIn.Endpoint = new Uri(address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal) + "/");
+        return standIn;
+    }
+
+    /// <summary>Accepts another access key, optionally with a session token (as assumed-role credentials have).</summary>
+    public void AddCredentials(string accessKeyId, string secretAccessKey, string? sessionToken = null) =>
+        credentials[accessKeyId] = (secretAccessKey, sessionToken);
+
+    /// <summary>Makes the next <paramref name="count"/> requests fail with <paramref name="fault"/> (after any already queued).</summary>
+    public void Enqueue(EcrFault fault, int count = 1)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            faults.Enqueue(fault);
+        }
+    }
+
+    /// <summary>The password in the token for <paramref name="accountId"/>: distinctive, so tests can look for leaks.</summary>
+    public static string PasswordFor(string accountId) => $"standin-password-{accountId}-c2VjcmV0";
+
+    /// <summary>The base64 authorizationToken for <paramref name="accountId"/>.</summary>
+    public static string TokenFor(string accountId) => Convert.ToBase64String(Encoding.UTF8.GetBytes("AWS:" + PasswordFor(accountId)));
+
+    public string HostFor(string accountId) => $"{accountId}.dkr.ecr.{Region}.amazonaws.com";
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        using var buffer = new MemoryStream();
+        await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+        var body = buffer.ToArray();
+        var check = SigV4Verifier.Verify(context.Request, body, key => credentials.TryGetValue(key, out var c) ? c : null);
+        var registryIds = ReadRegistryIds(body);
+        EcrFault? fault = check.Valid && faults.TryDequeue(out var next) ? next : null;
+        requests.Enqueue(new EcrStandInRequest(registryIds ?? [], check.Region, check.Service, check.Valid, check.HasSessionToken, fault));
+
+        if (!check.Valid)
+        {
+            await JsonError(context, 400, check.ErrorCode!, check.Message!);
+            return;
+        }
+
+        if (check.Region != Region || check.Service != "ecr")
+        {
+            await JsonError(context, 400, "InvalidSignatureException",
+                $"Credential should be scoped to a valid region and service: expected {Region}/ecr, got {check.Region}/{check.Service}.");
+            return;
+        }
+
+        if (context.Request.Headers["X-Amz-Target"] != "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
+            || context.Request.ContentType != "application/x-amz-json-1.1" || registryIds is null)
+        {
+            await JsonError(context, 400, "SerializationException", "not a GetAuthorizationToken request in AWS JSON 1.1");
+            return;
+        }
+
+        switch (fault)
+        {
+            case EcrFault.Throttle:
+                await JsonError(context, 400, "ThrottlingException", "Rate exceeded");
+                return;
+            case EcrFault.ServerError:
+                await JsonError(context, 500, "ServerException", "internal error");
+                return;
+            case EcrFault.Slow:
+                await Task.Delay(SlowDelay, context.RequestAborted);
+                break;
+            case EcrFault.MalformedJson:
+                await Write(context, 200, "application/x-amz-json-1.1", "{\"authorizationData\": [{\"authorizationToken\": ");
+                return;
+            case EcrFault.XmlAccessDenied:
+                await Write(context, 403, "text/xml", XmlError("AccessDenied", "User: arn:aws:iam::123456789012:user/standin is not authorized to perform: ecr:GetAuthorizationToken"));
+                return;
+            case EcrFault.XmlBody:
+                await Write(context, 200, "text/xml", "<?xml version=\"1.0\"?><GetAuthorizationTokenResponse><Result/></GetAuthorizationTokenResponse>");
+                return;
+            default:
+                break;
+        }
+
+        await Write(context, 200, "application/x-amz-json-1.1", SuccessBody(registryIds, fault));
+    }
+
+    private string SuccessBody(List<string> registryIds, EcrFault? fault)
+    {
+        if (fault == EcrFault.EmptyAuthorizationData)
+        {
+            return "{\"authorizationData\":[]}";
+        }
+
+        var expires = (ExpiresAt ?? DateTimeOffset.UtcNow.AddHours(12)).ToUnixTimeMilliseconds() / 1000.0;
+        List<string> ids = registryIds.Count == 0 ? [DefaultAccountId] : registryIds;
+        var data = ids.Select(id => new Dictionary<string, object>
+        {
+            ["authorizationToken"] = fault switch
+            {
+                EcrFault.BadBase64Token => "%%%not-base64%%%",
+                EcrFault.TokenWithoutColon => Convert.ToBase64String(Encoding.UTF8.GetBytes("AWS-without-a-colon")),
+                _ => TokenFor(id),
+            },
+            ["proxyEndpoint"] = fault == EcrFault.BadProxyEndpoint ? "not a url" : $"https://{HostFor(id)}",
+            ["expiresAt"] = expires,
+        }).ToList();
+        if (fault == EcrFault.MissingExpiresAt)
+        {
+            data[0].Remove("expiresAt");
+        }
+
+        return JsonSerializer.Serialize(new Dictionary<string, object> { ["authorizationData"] = data });
+    }
+
+    private static List<string>? ReadRegistryIds(byte[] body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            return document.RootElement.TryGetProperty("registryIds", out var ids)
+                ? [.. ids.EnumerateArray().Select(i => i.GetString() ?? "")]
+                : [];
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static Task JsonError(HttpContext context, int status, string code, string message)
+    {
+        context.Response.Headers["x-amzn-ErrorType"] = code;
+        return Write(context, status, "application/x-amz-json-1.1", JsonSerializer.Serialize(new Dictionary<string, string> { ["__type"] = code, ["message"] = message }));
+    }
+
+    private static string XmlError(string code, string message) =>
+        $"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ErrorResponse><Errors><Error><Code>{code}</Code><Message>{message}</Message><Type>Sender</Type></Error></Errors></ErrorResponse>";
+
+    private static async Task Write(HttpContext context, int status, string contentType, string body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = contentType;
+        context.Response.Headers["x-amzn-RequestId"] = Guid.NewGuid().ToString();
+        await context.Response.WriteAsync(body, context.RequestAborted);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"ECR stand-in at {Endpoint} ({Region}, {RequestCount} requests)");
+}

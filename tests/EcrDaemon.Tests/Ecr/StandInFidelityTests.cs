@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Text.Json;
+using EcrDaemon.Testing;
+using Xunit;
+
+namespace EcrDaemon.Tests.Ecr;
+
+/// <summary>
+/// The real aws CLI (botocore) against the stand-in: if the CLI cannot parse what the stand-in
+/// says, or the stand-in rejects what botocore signs, the stand-in is wrong.
+/// </summary>
+public sealed class StandInFidelityTests : IAsyncLifetime
+{
+    private EcrStandIn standIn = null!;
+
+    public async Task InitializeAsync() => standIn = await EcrStandIn.StartAsync();
+
+    public async Task DisposeAsync() => await standIn.DisposeAsync();
+
+    private Task<ProcessResult> AwsAsync(string secretAccessKey, params string[] extra)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
+            ["AWS_SECRET_ACCESS_KEY"] = secretAccessKey,
+            ["AWS_SESSION_TOKEN"] = null,
+            ["AWS_PROFILE"] = null,
+            ["AWS_ENDPOINT_URL"] = null,
+            ["AWS_ENDPOINT_URL_ECR"] = null,
+            ["AWS_EC2_METADATA_DISABLED"] = "true",
+            ["AWS_MAX_ATTEMPTS"] = "1",
+            ["AWS_RETRY_MODE"] = "standard",
+        };
+        return Tools.RunAsync(Tools.Require("aws"),
+            ["ecr", "get-authorization-token", "--endpoint-url", standIn.Endpoint.ToString(), "--region", standIn.Region, "--output", "json", .. extra], env);
+    }
+
+    [ToolFact("aws")]
+    public async Task The_cli_signs_requests_the_stand_in_accepts_and_parses_its_tokens()
+    {
+        var expires = new DateTimeOffset(2031, 5, 6, 7, 8, 9, 250, TimeSpan.Zero);
+        standIn.ExpiresAt = expires;
+
+        var run = await AwsAsync(EcrStandIn.DefaultSecretAccessKey, "--registry-ids", "111111111111", "222222222222");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var request = Assert.Single(standIn.Requests);
+        Assert.True(request.SignatureValid);
+        Assert.Equal(["111111111111", "222222222222"], request.RegistryIds);
+        using var document = JsonDocument.Parse(run.StandardOutput);
+        var data = document.RootElement.GetProperty("authorizationData").EnumerateArray().ToList();
+        Assert.Equal(2, data.Count);
+        Assert.Equal(EcrStandIn.TokenFor("111111111111"), data[0].GetProperty("authorizationToken").GetString());
+        Assert.Equal("https://222222222222.dkr.ecr.us-west-2.amazonaws.com", data[1].GetProperty("proxyEndpoint").GetString());
+        // botocore parsed expiresAt as a timestamp; CLI v1 prints it back as epoch seconds, v2 as ISO 8601.
+        var printed = data[0].GetProperty("expiresAt");
+        var parsed = printed.ValueKind == JsonValueKind.Number
+            ? DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(printed.GetDouble() * 1000))
+            : DateTimeOffset.Parse(printed.GetString()!, CultureInfo.InvariantCulture);
+        Assert.Equal(expires, parsed);
+    }
+
+    [ToolFact("aws")]
+    public async Task The_cli_reads_the_stand_ins_throttling_error()
+    {
+        standIn.Enqueue(EcrFault.Throttle);
+
+        var run = await AwsAsync(EcrStandIn.DefaultSecretAccessKey);
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("(ThrottlingException)", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains("Rate exceeded", run.StandardError, StringComparison.Ordinal);
+    }
+
+    [ToolFact("aws")]
+    public async Task The_cli_reads_the_stand_ins_server_error()
+    {
+        standIn.Enqueue(EcrFault.ServerError);
+
+        var run = await AwsAsync(EcrStandIn.DefaultSecretAccessKey);
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("(ServerException)", run.StandardError, StringComparison.Ordinal);
+    }
+
+    [ToolFact("aws")]
+    public async Task The_stand_in_rejects_a_botocore_signature_made_with_the_wrong_secret()
+    {
+        var run = await AwsAsync("wrong-secret");
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("(InvalidSignatureException)", run.StandardError, StringComparison.Ordinal);
+        Assert.False(Assert.Single(standIn.Requests).SignatureValid);
+    }
+}
