@@ -38,7 +38,7 @@ public sealed class SecretsTests(MotoServer moto) : IAsyncLifetime, IClassFixtur
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var settings = EcrTestServices.ForStandIn(standIn, null, "111111111111", "222222222222");
-        settings["EcrDaemon:Ecr:Timeout"] = "00:00:00.500";
+        settings["EcrDaemon:Ecr:Timeout"] = "00:00:02";
         // A registry in another region: the stand-in rejects its signature scope, a permanent failure.
         settings["EcrDaemon:Registries:3:Region"] = "eu-west-1";
         settings["EcrDaemon:Registries:3:AccountId"] = "333333333333";

@@ -108,10 +108,11 @@ public sealed class StandInFaultTests : IAsyncLifetime
         standIn.Enqueue(EcrFault.Slow);
         var logs = new CapturingLoggerProvider();
 
-        var result = await FetchOneAsync(s => s["EcrDaemon:Ecr:Timeout"] = "00:00:00.500", logs: logs);
+        var result = await FetchOneAsync(s => s["EcrDaemon:Ecr:Timeout"] = "00:00:01", logs: logs);
 
         Assert.NotNull(result.Token);
-        Assert.Equal(2, standIn.RequestCount);
+        Assert.Equal(EcrFault.Slow, standIn.Requests[0].Fault);
+        Assert.InRange(standIn.RequestCount, 2, 4);
         Assert.Contains(logs.Entries, e => e.EventId.Id == 1004 && e.Message.Contains("timeout", StringComparison.Ordinal));
     }
 

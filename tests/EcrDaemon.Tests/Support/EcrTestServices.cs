@@ -18,10 +18,13 @@ internal sealed class StaticCredentialSource(AWSCredentials credentials, string 
 /// <summary>Builds the daemon's real ECR services (AddEcr) over in-memory configuration, for in-process tests.</summary>
 internal static class EcrTestServices
 {
-    /// <summary>Short retry settings so that fault tests stay fast; tests override single keys.</summary>
+    /// <summary>
+    /// Short backoffs so that fault tests stay fast, and a generous per-attempt timeout so that a
+    /// loaded machine does not turn a normal answer into a retry; tests override single keys.
+    /// </summary>
     public static Dictionary<string, string?> FastSettings() => new()
     {
-        ["EcrDaemon:Ecr:Timeout"] = "00:00:02",
+        ["EcrDaemon:Ecr:Timeout"] = "00:00:20",
         ["EcrDaemon:Ecr:Retry:MaxAttempts"] = "4",
         ["EcrDaemon:Ecr:Retry:BaseDelay"] = "00:00:00.010",
         ["EcrDaemon:Ecr:Retry:MaxDelay"] = "00:00:00.050",
