@@ -65,10 +65,19 @@ public sealed class EcrStandIn : IAsyncDisposable
     public const string DefaultAccessKeyId = "AKIASTANDIN0EXAMPLE1";
     public const string DefaultSecretAccessKey = "standin-secret-key-do-not-print-0123456789";
 
+    /// <summary>What a client must send as Authorization to <see cref="ContainerCredentialsUri"/> (AWS_CONTAINER_AUTHORIZATION_TOKEN).</summary>
+    public const string ContainerAuthorizationToken = "standin-container-authorization-token";
+
+    /// <summary>The session credentials <see cref="ContainerCredentialsUri"/> hands out; the stand-in accepts them.</summary>
+    public const string ContainerAccessKeyId = "ASIASTANDINCONTAINER";
+    public const string ContainerSecretAccessKey = "standin-container-secret-do-not-print-0000";
+    public const string ContainerSessionToken = "standin-container-session-token-do-not-print";
+
     private readonly ConcurrentDictionary<string, (string Secret, string? SessionToken)> credentials = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<EcrFault> faults = new();
     private readonly ConcurrentQueue<EcrStandInRequest> requests = new();
     private readonly WebApplication app;
+    private int containerCredentialsRequests;
 
     private EcrStandIn(WebApplication app, string region, string defaultAccountId)
     {
@@ -76,9 +85,18 @@ public sealed class EcrStandIn : IAsyncDisposable
         Region = region;
         DefaultAccountId = defaultAccountId;
         credentials[DefaultAccessKeyId] = (DefaultSecretAccessKey, null);
+        credentials[ContainerAccessKeyId] = (ContainerSecretAccessKey, ContainerSessionToken);
     }
 
     public Uri Endpoint { get; private set; } = null!;
+
+    /// <summary>
+    /// A container credentials endpoint, as EKS Pod Identity and ECS provide: point
+    /// AWS_CONTAINER_CREDENTIALS_FULL_URI here (with AWS_CONTAINER_AUTHORIZATION_TOKEN).
+    /// </summary>
+    public Uri ContainerCredentialsUri => new(Endpoint, "container-credentials");
+
+    public int ContainerCredentialsRequests => containerCredentialsRequests;
 
     public string Region { get; }
 
@@ -102,6 +120,7 @@ public sealed class EcrStandIn : IAsyncDisposable
         var app = builder.Build();
         var standIn = new EcrStandIn(app, region, defaultAccountId);
         app.MapPost("/", standIn.HandleAsync);
+        app.MapGet("/container-credentials", standIn.HandleContainerCredentialsAsync);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         standIn.Endpoint = new Uri(address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal) + "/");
@@ -184,6 +203,24 @@ public sealed class EcrStandIn : IAsyncDisposable
         }
 
         await Write(context, 200, "application/x-amz-json-1.1", SuccessBody(registryIds, fault));
+    }
+
+    private async Task HandleContainerCredentialsAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref containerCredentialsRequests);
+        if (context.Request.Headers.Authorization != ContainerAuthorizationToken)
+        {
+            await Write(context, 401, "application/json", "{\"message\":\"bad authorization token\"}");
+            return;
+        }
+
+        await Write(context, 200, "application/json", JsonSerializer.Serialize(new Dictionary<string, string>
+        {
+            ["AccessKeyId"] = ContainerAccessKeyId,
+            ["SecretAccessKey"] = ContainerSecretAccessKey,
+            ["Token"] = ContainerSessionToken,
+            ["Expiration"] = DateTimeOffset.UtcNow.AddHours(6).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+        }));
     }
 
     private string SuccessBody(List<string> registryIds, EcrFault? fault)
