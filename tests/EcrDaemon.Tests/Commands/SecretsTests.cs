@@ -13,36 +13,30 @@ using Xunit;
 namespace EcrDaemon.Tests.Commands;
 
 /// <summary>No token, password, secret key or session token in any log line or printed output.</summary>
-public sealed class SecretsTests(MotoServer moto) : IAsyncLifetime, IClassFixture<MotoServer>
+public sealed class SecretsTests(MotoServer moto) : StandInTest, IClassFixture<MotoServer>
 {
     private const string SessionAccessKey = "ASIASECRETSTEST00001";
     private const string SessionSecret = "session-secret-key-must-not-leak-987654321";
     private const string SessionToken = "session-token-must-not-leak-FwoGZXIvYXdzEJr";
 
-    private EcrStandIn standIn = null!;
-
-    public async Task InitializeAsync() => standIn = await EcrStandIn.StartAsync();
-
-    public async Task DisposeAsync() => await standIn.DisposeAsync();
-
     [Fact]
     public async Task A_full_check_run_with_retries_failures_and_expired_tokens_logs_no_secret()
     {
-        standIn.AddCredentials(SessionAccessKey, SessionSecret, SessionToken);
-        standIn.ExpiresAt = new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        StandIn.AddCredentials(SessionAccessKey, SessionSecret, SessionToken);
+        StandIn.ExpiresAt = new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero);
         // The default registry's call: throttled, a 500, too slow, then a token. The ids call: tokens.
-        standIn.Enqueue(EcrFault.Throttle);
-        standIn.Enqueue(EcrFault.ServerError);
-        standIn.Enqueue(EcrFault.Slow);
+        StandIn.Enqueue(EcrFault.Throttle);
+        StandIn.Enqueue(EcrFault.ServerError);
+        StandIn.Enqueue(EcrFault.Slow);
         var logs = new CapturingLoggerProvider();
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var settings = EcrTestServices.ForStandIn(standIn, null, "111111111111", "222222222222");
+        var settings = EcrTestServices.ForStandIn(StandIn, null, "111111111111", "222222222222");
         settings["EcrDaemon:Ecr:Timeout"] = "00:00:02";
         // A registry in another region: the stand-in rejects its signature scope, a permanent failure.
         settings["EcrDaemon:Registries:3:Region"] = "eu-west-1";
         settings["EcrDaemon:Registries:3:AccountId"] = "333333333333";
-        settings["EcrDaemon:Registries:3:Endpoint"] = standIn.Endpoint.ToString();
+        settings["EcrDaemon:Registries:3:Endpoint"] = StandIn.Endpoint.ToString();
         settings["Logging:LogLevel:Default"] = "Trace";
         settings["Logging:LogLevel:Microsoft"] = "Trace";
         settings["Logging:LogLevel:System"] = "Trace";

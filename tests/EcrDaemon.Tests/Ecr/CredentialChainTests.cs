@@ -9,14 +9,8 @@ namespace EcrDaemon.Tests.Ecr;
 /// uses: web identity (IRSA) through moto's STS, and a container credentials endpoint (EKS Pod
 /// Identity, ECS) served by the stand-in. Everything stays on 127.0.0.1.
 /// </summary>
-public sealed class CredentialChainTests(MotoServer moto) : IClassFixture<MotoServer>, IAsyncLifetime
+public sealed class CredentialChainTests(MotoServer moto) : StandInTest, IClassFixture<MotoServer>
 {
-    private EcrStandIn standIn = null!;
-
-    public async Task InitializeAsync() => standIn = await EcrStandIn.StartAsync();
-
-    public async Task DisposeAsync() => await standIn.DisposeAsync();
-
     [ToolFact("moto_server")]
     public async Task Web_identity_IRSA_credentials_come_from_sts_AssumeRoleWithWebIdentity()
     {
@@ -51,18 +45,18 @@ public sealed class CredentialChainTests(MotoServer moto) : IClassFixture<MotoSe
     {
         var run = await DaemonProcess.RunAsync(new Dictionary<string, string?>
         {
-            ["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = standIn.ContainerCredentialsUri.ToString(),
+            ["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = StandIn.ContainerCredentialsUri.ToString(),
             ["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = EcrStandIn.ContainerAuthorizationToken,
-            ["AWS_REGION"] = standIn.Region,
-            ["AWS_ENDPOINT_URL_ECR"] = standIn.Endpoint.ToString(),
+            ["AWS_REGION"] = StandIn.Region,
+            ["AWS_ENDPOINT_URL_ECR"] = StandIn.Endpoint.ToString(),
         }, "check");
 
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal(
-            $"ok    {standIn.HostFor(standIn.DefaultAccountId)}  credentials: container (EKS Pod Identity / ECS)",
+            $"ok    {StandIn.HostFor(StandIn.DefaultAccountId)}  credentials: container (EKS Pod Identity / ECS)",
             System.Text.RegularExpressions.Regex.Replace(Assert.Single(MotoTests.Lines(run.StandardOutput)), "  expires \\S+", ""));
-        Assert.True(standIn.ContainerCredentialsRequests >= 1);
-        var request = Assert.Single(standIn.Requests);
+        Assert.True(StandIn.ContainerCredentialsRequests >= 1);
+        var request = Assert.Single(StandIn.Requests);
         Assert.True(request.SignatureValid);
         Assert.True(request.HasSessionToken);
         Assert.DoesNotContain(EcrStandIn.ContainerSecretAccessKey, run.Output, StringComparison.Ordinal);

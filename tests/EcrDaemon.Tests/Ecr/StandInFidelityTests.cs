@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using EcrDaemon.Testing;
+using EcrDaemon.Tests.Support;
 using Xunit;
 
 namespace EcrDaemon.Tests.Ecr;
@@ -9,14 +10,8 @@ namespace EcrDaemon.Tests.Ecr;
 /// The real aws CLI (botocore) against the stand-in: if the CLI cannot parse what the stand-in
 /// says, or the stand-in rejects what botocore signs, the stand-in is wrong.
 /// </summary>
-public sealed class StandInFidelityTests : IAsyncLifetime
+public sealed class StandInFidelityTests : StandInTest
 {
-    private EcrStandIn standIn = null!;
-
-    public async Task InitializeAsync() => standIn = await EcrStandIn.StartAsync();
-
-    public async Task DisposeAsync() => await standIn.DisposeAsync();
-
     private Task<ProcessResult> AwsAsync(string secretAccessKey, params string[] extra)
     {
         var env = new Dictionary<string, string?>
@@ -32,19 +27,19 @@ public sealed class StandInFidelityTests : IAsyncLifetime
             ["AWS_RETRY_MODE"] = "standard",
         };
         return Tools.RunAsync(Tools.Require("aws"),
-            ["ecr", "get-authorization-token", "--endpoint-url", standIn.Endpoint.ToString(), "--region", standIn.Region, "--output", "json", .. extra], env);
+            ["ecr", "get-authorization-token", "--endpoint-url", StandIn.Endpoint.ToString(), "--region", StandIn.Region, "--output", "json", .. extra], env);
     }
 
     [ToolFact("aws")]
     public async Task The_cli_signs_requests_the_stand_in_accepts_and_parses_its_tokens()
     {
         var expires = new DateTimeOffset(2031, 5, 6, 7, 8, 9, 250, TimeSpan.Zero);
-        standIn.ExpiresAt = expires;
+        StandIn.ExpiresAt = expires;
 
         var run = await AwsAsync(EcrStandIn.DefaultSecretAccessKey, "--registry-ids", "111111111111", "222222222222");
 
         Assert.True(run.ExitCode == 0, run.ToString());
-        var request = Assert.Single(standIn.Requests);
+        var request = Assert.Single(StandIn.Requests);
         Assert.True(request.SignatureValid);
         Assert.Equal(["111111111111", "222222222222"], request.RegistryIds);
         using var document = JsonDocument.Parse(run.StandardOutput);
@@ -61,26 +56,18 @@ public sealed class StandInFidelityTests : IAsyncLifetime
     }
 
     [ToolFact("aws")]
-    public async Task The_cli_reads_the_stand_ins_throttling_error()
+    public async Task The_cli_reads_the_stand_ins_throttling_and_server_errors()
     {
-        standIn.Enqueue(EcrFault.Throttle);
+        foreach (var (fault, code, message) in new[] { (EcrFault.Throttle, "(ThrottlingException)", "Rate exceeded"), (EcrFault.ServerError, "(ServerException)", "internal error") })
+        {
+            StandIn.Enqueue(fault);
 
-        var run = await AwsAsync(EcrStandIn.DefaultSecretAccessKey);
+            var run = await AwsAsync(EcrStandIn.DefaultSecretAccessKey);
 
-        Assert.NotEqual(0, run.ExitCode);
-        Assert.Contains("(ThrottlingException)", run.StandardError, StringComparison.Ordinal);
-        Assert.Contains("Rate exceeded", run.StandardError, StringComparison.Ordinal);
-    }
-
-    [ToolFact("aws")]
-    public async Task The_cli_reads_the_stand_ins_server_error()
-    {
-        standIn.Enqueue(EcrFault.ServerError);
-
-        var run = await AwsAsync(EcrStandIn.DefaultSecretAccessKey);
-
-        Assert.NotEqual(0, run.ExitCode);
-        Assert.Contains("(ServerException)", run.StandardError, StringComparison.Ordinal);
+            Assert.NotEqual(0, run.ExitCode);
+            Assert.Contains(code, run.StandardError, StringComparison.Ordinal);
+            Assert.Contains(message, run.StandardError, StringComparison.Ordinal);
+        }
     }
 
     [ToolFact("aws")]
@@ -90,6 +77,6 @@ public sealed class StandInFidelityTests : IAsyncLifetime
 
         Assert.NotEqual(0, run.ExitCode);
         Assert.Contains("(InvalidSignatureException)", run.StandardError, StringComparison.Ordinal);
-        Assert.False(Assert.Single(standIn.Requests).SignatureValid);
+        Assert.False(Assert.Single(StandIn.Requests).SignatureValid);
     }
 }
