@@ -43,6 +43,38 @@ public sealed class CheckProcessTests
         Assert.StartsWith("FAIL  default registry in us-west-2  invalid_credentials (permanent): no AWS credentials found", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9/", null, "http://127.0.0.1:9/")]
+    [InlineData("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9/", "true", "https://api.ecr.us-west-2.amazonaws.com/")]
+    [InlineData("AWS_CONFIG_FILE", "written by the test", null, "http://127.0.0.1:9/")]
+    public async Task The_sdk_endpoint_settings_choose_the_endpoint(string key, string value, string? ignoreConfigured, string expected)
+    {
+        var dir = Directory.CreateTempSubdirectory("ecrdaemon-endpoint-");
+        try
+        {
+            if (key == "AWS_CONFIG_FILE")
+            {
+                value = Path.Combine(dir.FullName, "config");
+                await File.WriteAllTextAsync(value, "[default]\nservices = local\n[services local]\necr =\n  endpoint_url = http://127.0.0.1:9\n");
+            }
+
+            // Without credentials the check fails before any call, and its line names the chosen endpoint.
+            var run = await DaemonProcess.RunAsync(new Dictionary<string, string?>
+            {
+                ["AWS_REGION"] = "us-west-2",
+                [key] = value,
+                ["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = ignoreConfigured,
+            }, "check");
+
+            Assert.True(run.ExitCode == 1, run.ToString());
+            Assert.EndsWith($"endpoint: {expected}", Assert.Single(MotoTests.Lines(run.StandardOutput)), StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task An_unknown_command_exits_2_and_run_is_honestly_not_implemented()
     {
