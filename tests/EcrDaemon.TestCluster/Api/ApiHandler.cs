@@ -24,6 +24,8 @@ public sealed class ApiHandler(
     RequestLog log,
     TimeProvider time)
 {
+    private static readonly object WatchLogged = new();
+
     private ObjectStore Store => operations.Store;
 
     public async Task HandleAsync(HttpContext ctx)
@@ -59,7 +61,9 @@ public sealed class ApiHandler(
         }
         finally
         {
-            if (request is not null && request.Verb != "watch")
+            // A served watch was logged when its stream opened; one refused before that (401, 403,
+            // 400, an injected fault) is logged here with its error code.
+            if (request is not null && !ctx.Items.ContainsKey(WatchLogged))
             {
                 log.Add(time.GetUtcNow(), who, request.Verb, request.Type.Plural, request.Namespace, request.Name ?? "", ctx.Response.StatusCode);
             }
@@ -148,6 +152,7 @@ public sealed class ApiHandler(
                 break;
             case "watch":
                 log.Add(time.GetUtcNow(), identity.User, "watch", type.Plural, ns, fields.RequiredName ?? "", 200);
+                ctx.Items[WatchLogged] = true;
                 await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, table, options, faults, time);
                 break;
             case "create":
