@@ -17,6 +17,9 @@ public sealed class StoredObject
         ResourceVersion = resourceVersion;
         Materialize(obj);
         Json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(obj);
+        Namespace = obj["metadata"]?["namespace"]?.GetValue<string>() ?? "";
+        Name = obj["metadata"]!["name"]!.GetValue<string>();
+        Labels = obj["metadata"]?["labels"] as JsonObject;
     }
 
     public ResourceType Type { get; }
@@ -50,11 +53,12 @@ public sealed class StoredObject
         }
     }
 
-    public string Namespace => Node["metadata"]?["namespace"]?.GetValue<string>() ?? "";
+    // Read once: list filters and watch fan-out consult these for every object.
+    public string Namespace { get; }
 
-    public string Name => Node["metadata"]!["name"]!.GetValue<string>();
+    public string Name { get; }
 
-    public JsonObject? Labels => Node["metadata"]?["labels"] as JsonObject;
+    public JsonObject? Labels { get; }
 
     public string Key => Namespace + "/" + Name;
 }
