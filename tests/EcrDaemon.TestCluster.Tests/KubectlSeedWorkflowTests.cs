@@ -109,7 +109,7 @@ public sealed class KubectlSeedWorkflowTests
         await using var k = await KubectlSession.StartAsync();
         k.Server.Operations.CreateNamespace("team-a");
         using var watch = k.Start("get", "secrets", "-A", "-w", "--output-watch-events");
-        await WaitForWatcherAsync(k);
+        await Cluster.Until(() => k.Server.Store.WatcherCount > 0, () => "kubectl get -w has not opened a watch");
 
         Assert.Equal(0, (await k.RunAsync("create", "secret", "generic", "watched", "-n", "team-a", "--from-literal=a=b")).ExitCode);
         Assert.Equal(0, (await k.RunAsync("label", "secret", "watched", "-n", "team-a", "x=y")).ExitCode);
@@ -143,15 +143,5 @@ public sealed class KubectlSeedWorkflowTests
         Assert.True(ok.ExitCode == 0, ok.ToString());
         Assert.Equal(["team-registry", "aws-registry"],
             ((JsonArray)k.Get(ResourceType.ServiceAccounts, "default", "default").Json!["imagePullSecrets"]!).Select(n => n!["name"]!.GetValue<string>()));
-    }
-
-    private static async Task WaitForWatcherAsync(KubectlSession k)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (k.Server.Store.WatcherCount == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "kubectl get -w never opened a watch");
-            await Task.Delay(50);
-        }
     }
 }

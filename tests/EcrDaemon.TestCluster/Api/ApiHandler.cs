@@ -88,7 +88,6 @@ public sealed class ApiHandler(
             ["apis", var g, var v] => Discovery.Resources(g, v),
             ["openapi", "v3"] => OpenApi.Index(),
             ["openapi", "v3", .. var gv] => OpenApi.Document(string.Join('/', gv)),
-            ["healthz"] or ["livez"] or ["readyz"] => null,
             _ => null,
         };
         if (s is ["healthz"] or ["livez"] or ["readyz"])
