@@ -152,6 +152,25 @@ public sealed class ClientFaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CloseWatchesAfter_ends_each_open_stream_after_that_many_more_events()
+    {
+        await _client.CoreV1.CreateNamespacedSecretAsync(Cluster.Secret("s", data: "x"), Ns);
+        await using var watch = WatchRecorder<V1Secret>.Start((onError, ct) => _client.CoreV1.WatchListNamespacedSecretAsync(Ns, onError: onError, cancellationToken: ct));
+        await watch.WaitForEvent(WatchEventType.Added, "s");
+
+        _server.Store.CloseWatchesAfter(2);
+        foreach (var name in new[] { "a", "b", "c" })
+        {
+            await _client.CoreV1.CreateNamespacedSecretAsync(Cluster.Secret(name, data: "x"), Ns);
+        }
+
+        await watch.WaitForEnd();
+        Assert.Null(watch.StreamException);
+        Assert.Equal(["Added s", "Added a", "Added b"], watch.Names());
+        await Cluster.Until(() => _server.Store.WatcherCount == 0, () => $"{_server.Store.WatcherCount} watchers");
+    }
+
+    [Fact]
     public async Task SetDown_fails_requests_at_the_connection_level_and_SetDown_false_recovers()
     {
         await using var watch = WatchRecorder<V1Namespace>.Start((onError, ct) => _client.CoreV1.WatchListNamespaceAsync(onError: onError, cancellationToken: ct));
