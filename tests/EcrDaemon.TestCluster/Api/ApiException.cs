@@ -127,8 +127,6 @@ public sealed class ApiException : Exception
 
     public static ApiException Expired(string message) => new(410, "Expired", message);
 
-    public static ApiException Gone(string message) => new(410, "Gone", message);
-
     public static ApiException Unauthorized() => new(401, "Unauthorized", "Unauthorized");
 
     public static ApiException MethodNotSupported(string resource, string verb) =>

@@ -201,10 +201,6 @@ public sealed class FieldSelector
     public string? RequiredName =>
         _terms.Where(t => t.Path == "metadata.name" && t.Equal).Select(t => t.Value).FirstOrDefault();
 
-    /// <summary>The value of a <c>metadata.namespace=X</c> term.</summary>
-    public string? RequiredNamespace =>
-        _terms.Where(t => t.Path == "metadata.namespace" && t.Equal).Select(t => t.Value).FirstOrDefault();
-
     public bool Matches(JsonObject obj)
     {
         foreach (var (path, equal, value) in _terms)
