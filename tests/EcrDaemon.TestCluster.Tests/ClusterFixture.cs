@@ -1,3 +1,4 @@
+using EcrDaemon.Testing;
 using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
@@ -12,7 +13,7 @@ namespace EcrDaemon.TestCluster.Tests;
 internal static class Cluster
 {
     /// <summary>Generous: a loaded 2-core machine is slow, but a hang must still end the test with a message.</summary>
-    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan Deadline = Poll.Deadline;
 
     /// <summary>A real KubernetesClient built from the kubeconfig the server renders (admin when no token).</summary>
     public static Kubernetes Client(TestClusterServer server, string? token = null, string contextNamespace = "default")
@@ -66,50 +67,13 @@ internal static class Cluster
         return status;
     }
 
-    /// <summary>Polls <paramref name="condition"/> until it holds; on timeout fails with what was last seen.</summary>
-    public static async Task Until(Func<bool> condition, Func<string> lastSeen, TimeSpan? deadline = null)
-    {
-        var end = DateTime.UtcNow + (deadline ?? Deadline);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > end)
-            {
-                Assert.Fail($"condition not met within {(deadline ?? Deadline).TotalSeconds}s; last seen: {lastSeen()}");
-            }
+    public static Task Until(Func<bool> condition, Func<string> lastSeen, TimeSpan? deadline = null) => Poll.Until(condition, lastSeen, deadline);
 
-            await Task.Delay(20);
-        }
-    }
+    public static Task UntilAsync(Func<Task<bool>> condition, Func<string> lastSeen, TimeSpan? deadline = null) => Poll.UntilAsync(condition, lastSeen, deadline);
 
-    /// <summary>Polls an async probe until it returns true; on timeout fails with what was last seen.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, Func<string> lastSeen, TimeSpan? deadline = null)
-    {
-        var end = DateTime.UtcNow + (deadline ?? Deadline);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > end)
-            {
-                Assert.Fail($"condition not met within {(deadline ?? Deadline).TotalSeconds}s; last seen: {lastSeen()}");
-            }
+    public static Task<T> Within<T>(Task<T> task, string what, TimeSpan? deadline = null) => Poll.Within(task, what, deadline);
 
-            await Task.Delay(20);
-        }
-    }
-
-    /// <summary>Awaits a task with the deadline; fails (rather than hangs) when it does not finish.</summary>
-    public static async Task<T> Within<T>(Task<T> task, string what, TimeSpan? deadline = null)
-    {
-        var finished = await Task.WhenAny(task, Task.Delay(deadline ?? Deadline));
-        Assert.True(finished == task, $"{what} did not finish within {(deadline ?? Deadline).TotalSeconds}s");
-        return await task;
-    }
-
-    public static async Task Within(Task task, string what, TimeSpan? deadline = null)
-    {
-        var finished = await Task.WhenAny(task, Task.Delay(deadline ?? Deadline));
-        Assert.True(finished == task, $"{what} did not finish within {(deadline ?? Deadline).TotalSeconds}s");
-        await task;
-    }
+    public static Task Within(Task task, string what, TimeSpan? deadline = null) => Poll.Within(task, what, deadline);
 
     public static V1Secret Secret(string name, IDictionary<string, string>? labels = null, string? data = null, string? type = null) => new()
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using EcrDaemon.Ecr;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace EcrDaemon.Commands;
 
@@ -10,8 +11,9 @@ namespace EcrDaemon.Commands;
 /// </summary>
 internal static class CheckCommand
 {
-    public static async Task<int> RunAsync(IServiceProvider services, TextWriter stdout, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(IHost host, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
+        var services = host.Services;
         var results = await services.GetRequiredService<EcrTokenService>().FetchAllAsync(cancellationToken);
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         foreach (var result in results)

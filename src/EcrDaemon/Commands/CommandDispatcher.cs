@@ -1,4 +1,4 @@
-using EcrDaemon.Ecr;
+using EcrDaemon.Reconciliation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,10 +15,11 @@ internal static class CommandDispatcher
 {
     public const int InvalidConfiguration = 2;
 
-    private static readonly Dictionary<string, Func<IServiceProvider, TextWriter, CancellationToken, Task<int>>> Commands = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, Func<IHost, TextWriter, TextWriter, CancellationToken, Task<int>>> Commands = new(StringComparer.Ordinal)
     {
         ["run"] = RunCommand.RunAsync,
         ["check"] = CheckCommand.RunAsync,
+        ["cleanup"] = CleanupCommand.RunAsync,
     };
 
     /// <param name="customize">Lets tests replace services or add configuration before the host is built.</param>
@@ -44,7 +45,7 @@ internal static class CommandDispatcher
         });
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
-        builder.Services.AddEcr(builder.Configuration);
+        builder.Services.AddEcrDaemon(builder.Configuration);
         customize?.Invoke(builder);
 
         using var host = builder.Build();
@@ -55,7 +56,7 @@ internal static class CommandDispatcher
             return InvalidConfiguration;
         }
 
-        return await command(host.Services, stdout, cancellationToken);
+        return await command(host, stdout, stderr, cancellationToken);
     }
 
     /// <summary>Runs the ValidateOnStart checks now; returns the problems as one line, or null.</summary>

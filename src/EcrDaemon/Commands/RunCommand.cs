@@ -1,11 +1,42 @@
+using EcrDaemon.Diagnostics;
+using k8s;
+using k8s.Exceptions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
 namespace EcrDaemon.Commands;
 
-/// <summary>The daemon itself. Not built yet: it says so and fails, rather than pretending to run.</summary>
+/// <summary>
+/// The daemon: runs the token refresher and the controller until SIGTERM/Ctrl-C (exit 0). No
+/// Kubernetes configuration is exit 2; a background loop that fails is exit 1 (the .NET host
+/// alone would exit 0).
+/// </summary>
 internal static class RunCommand
 {
-    public static async Task<int> RunAsync(IServiceProvider services, TextWriter stdout, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(IHost host, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        await Console.Error.WriteLineAsync("ecrdaemon run: not implemented yet; 'ecrdaemon check' fetches every registry's token once");
-        return 1;
+        try
+        {
+            host.Services.GetRequiredService<IKubernetes>();
+        }
+        catch (KubeConfigException e)
+        {
+            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration (not in a cluster, and KUBECONFIG or ~/.kube/config did not work): {e.Message}");
+            return CommandDispatcher.InvalidConfiguration;
+        }
+
+        await host.RunAsync(cancellationToken);
+
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EcrDaemon");
+        var failed = host.Services.GetServices<IHostedService>().OfType<BackgroundService>()
+            .Where(s => s.ExecuteTask is { IsFaulted: true }).ToList();
+        foreach (var service in failed)
+        {
+            var error = service.ExecuteTask!.Exception!.GetBaseException();
+            logger.ServiceFailed(error, service.GetType().Name);
+        }
+
+        return failed.Count == 0 ? 0 : 1;
     }
 }

@@ -1,9 +1,30 @@
 namespace EcrDaemon.Configuration;
 
-/// <summary>The <c>EcrDaemon</c> configuration section (appsettings.json, or variables such as <c>EcrDaemon__Ecr__Timeout</c>).</summary>
+/// <summary>
+/// The <c>EcrDaemon</c> configuration section (appsettings.json, or variables such as
+/// <c>EcrDaemon__SecretName</c>). Every key, with its default, is listed in the README.
+/// </summary>
 internal sealed class EcrDaemonOptions
 {
     public const string SectionName = "EcrDaemon";
+
+    /// <summary>A label selector; a namespace whose labels match it opts in.</summary>
+    public string NamespaceSelector { get; set; } = "ecr-daemon.io/enabled=true";
+
+    /// <summary>The name of the pull secret in each opted-in namespace (the seed's name).</summary>
+    public string SecretName { get; set; } = "aws-registry";
+
+    /// <summary>
+    /// The ServiceAccounts that get the pull secret; <c>*</c> means every ServiceAccount in the
+    /// namespace. Unset means <c>["default"]</c>; a configured list replaces that default.
+    /// </summary>
+    public IList<string>? ServiceAccounts { get; set; }
+
+    /// <summary>
+    /// Namespaces never touched, whatever their labels. Unset means kube-system, kube-public and
+    /// kube-node-lease; a configured list replaces that default.
+    /// </summary>
+    public IList<string>? ExcludedNamespaces { get; set; }
 
     /// <summary>
     /// The registries to keep tokens for. When empty, the seed's variables describe one registry:
@@ -11,5 +32,40 @@ internal sealed class EcrDaemonOptions
     /// </summary>
     public IList<RegistryOptions> Registries { get; } = [];
 
+    /// <summary>The fraction of a token's life after which it is refreshed, in (0, 1).</summary>
+    public double RefreshAt { get; set; } = 0.5;
+
+    /// <summary>The shortest time between two refreshes, so that an already-expired token never hot-loops.</summary>
+    public TimeSpan MinRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>When a namespace opts out, remove our secret and ServiceAccount entries.</summary>
+    public bool CleanupOnOptOut { get; set; } = true;
+
+    /// <summary>Take over a same-named secret that lacks our label (for example the seed's) instead of leaving it alone.</summary>
+    public bool AdoptUnmanagedSecrets { get; set; }
+
+    /// <summary>How many namespaces are reconciled at once.</summary>
+    public int Concurrency { get; set; } = 8;
+
+    /// <summary>Client-side rate limit of Kubernetes API requests per second (watches excluded); 0 turns it off.</summary>
+    public double KubernetesQps { get; set; } = 50;
+
+    /// <summary>Requests that may go at once above <see cref="KubernetesQps"/>.</summary>
+    public int KubernetesBurst { get; set; } = 100;
+
+    /// <summary>How often every namespace is reconciled from the cache even without events (it costs no request when in sync).</summary>
+    public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromMinutes(10);
+
     public EcrOptions Ecr { get; set; } = new();
+
+    public static readonly IReadOnlyList<string> DefaultServiceAccounts = ["default"];
+
+    public static readonly IReadOnlyList<string> DefaultExcludedNamespaces = ["kube-system", "kube-public", "kube-node-lease"];
+
+    /// <summary>True when every ServiceAccount in a namespace is targeted.</summary>
+    public bool AllServiceAccounts => TargetServiceAccounts.Contains("*");
+
+    public IReadOnlyCollection<string> TargetServiceAccounts => (IReadOnlyCollection<string>?)ServiceAccounts ?? DefaultServiceAccounts;
+
+    public IReadOnlyCollection<string> Excluded => (IReadOnlyCollection<string>?)ExcludedNamespaces ?? DefaultExcludedNamespaces;
 }

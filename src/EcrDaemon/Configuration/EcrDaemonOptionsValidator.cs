@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using EcrDaemon.Kubernetes;
 using Microsoft.Extensions.Options;
 
 namespace EcrDaemon.Configuration;
@@ -9,6 +10,7 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
     public ValidateOptionsResult Validate(string? name, EcrDaemonOptions options)
     {
         var errors = new List<string>();
+        ValidateKubernetesSide(options, errors);
         for (var i = 0; i < options.Registries.Count; i++)
         {
             ValidateRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
@@ -38,6 +40,66 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateKubernetesSide(EcrDaemonOptions options, List<string> errors)
+    {
+        const string Section = EcrDaemonOptions.SectionName;
+        if (!LabelSelector.TryParse(options.NamespaceSelector, out _, out var selectorError))
+        {
+            errors.Add($"{Section}:NamespaceSelector '{options.NamespaceSelector}' is not a label selector: {selectorError}");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.SecretName) || options.SecretName.Length > 253 || !SubdomainPattern().IsMatch(options.SecretName))
+        {
+            errors.Add($"{Section}:SecretName '{options.SecretName}' is not a valid secret name (lower-case letters, digits, '-' and '.', at most 253)");
+        }
+
+        foreach (var (name, i) in options.TargetServiceAccounts.Select((n, i) => (n, i)))
+        {
+            if (name != "*" && (string.IsNullOrWhiteSpace(name) || name.Length > 253 || !SubdomainPattern().IsMatch(name)))
+            {
+                errors.Add($"{Section}:ServiceAccounts:{i} '{name}' is not a ServiceAccount name (or '*' for all)");
+            }
+        }
+
+        foreach (var (name, i) in options.Excluded.Select((n, i) => (n, i)))
+        {
+            if (string.IsNullOrWhiteSpace(name) || name.Length > 63 || !LabelPattern().IsMatch(name))
+            {
+                errors.Add($"{Section}:ExcludedNamespaces:{i} '{name}' is not a namespace name");
+            }
+        }
+
+        if (!(options.RefreshAt > 0 && options.RefreshAt < 1))
+        {
+            errors.Add($"{Section}:RefreshAt must be between 0 and 1, exclusive (it is {options.RefreshAt}); 0.5 refreshes half-way through a token's life");
+        }
+
+        if (options.MinRefreshInterval < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{Section}:MinRefreshInterval must be at least 1 second (it is {options.MinRefreshInterval})");
+        }
+
+        if (options.Concurrency is < 1 or > 256)
+        {
+            errors.Add($"{Section}:Concurrency must be between 1 and 256 (it is {options.Concurrency})");
+        }
+
+        if (options.KubernetesQps < 0 || double.IsNaN(options.KubernetesQps))
+        {
+            errors.Add($"{Section}:KubernetesQps must be 0 (no limit) or positive (it is {options.KubernetesQps})");
+        }
+
+        if (options.KubernetesBurst < 1)
+        {
+            errors.Add($"{Section}:KubernetesBurst must be at least 1 (it is {options.KubernetesBurst})");
+        }
+
+        if (options.ResyncInterval < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{Section}:ResyncInterval must be at least 1 second (it is {options.ResyncInterval})");
+        }
     }
 
     private static void ValidateRegistry(string key, RegistryOptions registry, List<string> errors)
@@ -72,6 +134,12 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
             errors.Add($"{key}:Endpoint '{registry.Endpoint}' must be an absolute http(s) URL");
         }
     }
+
+    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    private static partial Regex SubdomainPattern();
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    private static partial Regex LabelPattern();
 
     [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
     private static partial Regex RegionPattern();

@@ -31,4 +31,72 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Debug, Message = "Resolved AWS credentials: {CredentialSource}")]
     public static partial void ResolvedCredentials(this ILogger logger, string credentialSource);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information,
+        Message = "Holding tokens for {Registries} registries, soonest expiry {Expiry}; {Failed} failed this round and keep their last good token")]
+    public static partial void TokensPublished(this ILogger logger, int registries, string expiry, int failed);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning,
+        Message = "Waiting for a token for {Missing} of {Total} registries before writing any secret, so that no secret loses a registry")]
+    public static partial void WaitingForTokens(this ILogger logger, int missing, int total);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Information, Message = "Next token refresh at {At:O} (in {Delay})")]
+    public static partial void NextRefresh(this ILogger logger, DateTimeOffset at, TimeSpan delay);
+
+    // 2xxx: Kubernetes watches.
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Listed {Count} {Resource} at resourceVersion {ResourceVersion}")]
+    public static partial void Listed(this ILogger logger, string resource, int count, string resourceVersion);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "The {Resource} watch expired (410); listing again")]
+    public static partial void WatchExpired(this ILogger logger, string resource);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Listing or watching {Resource} failed: {Failure}; retrying in {Delay}")]
+    public static partial void WatchFailed(this ILogger logger, string resource, string failure, TimeSpan delay);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "The {Resource} watch ended ({Reason}); watching again")]
+    public static partial void WatchRestarted(this ILogger logger, string resource, string reason);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "The {Resource} watch was silent for {Timeout}; restarting it")]
+    public static partial void WatchStalled(this ILogger logger, string resource, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Information,
+        Message = "Synced: {Namespaces} namespaces ({OptedIn} opted in), {ServiceAccounts} ServiceAccounts, {Secrets} managed-name secrets")]
+    public static partial void InformersSynced(this ILogger logger, int namespaces, int optedIn, int serviceAccounts, int secrets);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Could not record the {Reason} event in {Namespace}: {Failure}")]
+    public static partial void EventFailed(this ILogger logger, string reason, string @namespace, string failure);
+
+    // 3xxx: reconcile.
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Created secret {Namespace}/{Secret} (token expires {Expiry})")]
+    public static partial void SecretCreated(this ILogger logger, string @namespace, string secret, string expiry);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Updated secret {Namespace}/{Secret} in place (token expires {Expiry})")]
+    public static partial void SecretUpdated(this ILogger logger, string @namespace, string secret, string expiry);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Adopted secret {Namespace}/{Secret} (it was an unmanaged {Type} secret)")]
+    public static partial void SecretAdopted(this ILogger logger, string @namespace, string secret, string type);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Deleted secret {Namespace}/{Secret} (the namespace opted out)")]
+    public static partial void SecretDeleted(this ILogger logger, string @namespace, string secret);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,
+        Message = "Secret {Namespace}/{Secret} ({Type}) is not managed by ecr-daemon and is left untouched; {How}")]
+    public static partial void UnmanagedSecret(this ILogger logger, string @namespace, string secret, string type, string how);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "ServiceAccount {Namespace}/{ServiceAccount}: {Action} pull secret {Secret}")]
+    public static partial void ServiceAccountPatched(this ILogger logger, string @namespace, string serviceAccount, string action, string secret);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Information,
+        Message = "ServiceAccount {Namespace}/{ServiceAccount} changed under us (409, attempt {Attempt}); reading it and trying again")]
+    public static partial void ServiceAccountConflict(this ILogger logger, string @namespace, string serviceAccount, int attempt);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Reconciling namespace {Namespace} failed: {Failure}; retrying in {Delay}")]
+    public static partial void ReconcileRetrying(this ILogger logger, string @namespace, string failure, TimeSpan delay);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Debug, Message = "Namespace {Namespace} is being deleted; skipped")]
+    public static partial void NamespaceGoingAway(this ILogger logger, string @namespace);
+
+    // 9xxx: the process.
+    [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "{Service} failed; the daemon stops with exit code 1")]
+    public static partial void ServiceFailed(this ILogger logger, Exception exception, string service);
 }

@@ -19,9 +19,10 @@ internal sealed class EcrTokenService(
     EcrEndpointResolver endpoints,
     IOptions<EcrDaemonOptions> options,
     TimeProvider timeProvider,
-    ILogger<EcrTokenService> logger)
+    ILogger<EcrTokenService> logger) : IDisposable
 {
     private const int MaxRegistryIdsPerCall = 10;
+    private readonly SemaphoreSlim baseCredentialsGate = new(1, 1);
     private ResolvedCredentials? baseCredentials;
 
     /// <summary>The configured registries, defaults applied and endpoints resolved.</summary>
@@ -83,17 +84,22 @@ internal sealed class EcrTokenService(
 
     private async Task<(ResolvedCredentials? Credentials, EcrFailure? Failure)> CredentialsForAsync(RegistryTarget target, CancellationToken cancellationToken)
     {
-        if (baseCredentials is null)
+        await baseCredentialsGate.WaitAsync(cancellationToken);
+        try
         {
-            try
+            if (baseCredentials is null)
             {
                 baseCredentials = await credentialSource.ResolveAsync(cancellationToken);
                 logger.ResolvedCredentials(baseCredentials.Source);
             }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                return (null, EcrErrorClassifier.FromCredentialResolution(e));
-            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return (null, EcrErrorClassifier.FromCredentialResolution(e));
+        }
+        finally
+        {
+            baseCredentialsGate.Release();
         }
 
         if (target.RoleArn is null)
@@ -145,6 +151,8 @@ internal sealed class EcrTokenService(
 
         return new RegistryTokenResult(target, source, token, failure);
     }
+
+    public void Dispose() => baseCredentialsGate.Dispose();
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }

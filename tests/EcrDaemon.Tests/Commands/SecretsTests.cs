@@ -1,3 +1,4 @@
+using EcrDaemon.StandIns;
 using Amazon.Runtime;
 using EcrDaemon.Aws;
 using EcrDaemon.Commands;

@@ -1,3 +1,4 @@
+using EcrDaemon.StandIns;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Support;
 using Xunit;

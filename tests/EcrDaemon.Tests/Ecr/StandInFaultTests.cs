@@ -1,3 +1,4 @@
+using EcrDaemon.StandIns;
 using Amazon.Runtime;
 using EcrDaemon.Ecr;
 using EcrDaemon.Tests.Support;

@@ -1,3 +1,4 @@
+using EcrDaemon.StandIns;
 using System.Globalization;
 using System.Text.Json;
 using EcrDaemon.Testing;

@@ -1,3 +1,4 @@
+using EcrDaemon.StandIns;
 using EcrDaemon.Tests.Ecr;
 using Xunit;
 

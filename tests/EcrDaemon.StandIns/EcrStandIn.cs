@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace EcrDaemon.Tests.Ecr;
+namespace EcrDaemon.StandIns;
 
 /// <summary>What the stand-in does to the next request(s) instead of answering normally.</summary>
 public enum EcrFault
@@ -108,6 +108,9 @@ public sealed class EcrStandIn : IAsyncDisposable
 
     public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Bump it to hand out different passwords from now on, as a real token rotation does.</summary>
+    public int Generation { get; set; }
+
     public int RequestCount => requests.Count;
 
     public IReadOnlyList<EcrStandInRequest> Requests => [.. requests];
@@ -141,10 +144,12 @@ public sealed class EcrStandIn : IAsyncDisposable
     }
 
     /// <summary>The password in the token for <paramref name="accountId"/>: distinctive, so tests can look for leaks.</summary>
-    public static string PasswordFor(string accountId) => $"standin-password-{accountId}-c2VjcmV0";
+    public static string PasswordFor(string accountId, int generation = 0) =>
+        generation == 0 ? $"standin-password-{accountId}-c2VjcmV0" : $"standin-password-{accountId}-g{generation}-c2VjcmV0";
 
     /// <summary>The base64 authorizationToken for <paramref name="accountId"/>.</summary>
-    public static string TokenFor(string accountId) => Convert.ToBase64String(Encoding.UTF8.GetBytes("AWS:" + PasswordFor(accountId)));
+    public static string TokenFor(string accountId, int generation = 0) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes("AWS:" + PasswordFor(accountId, generation)));
 
     public string HostFor(string accountId) => $"{accountId}.dkr.ecr.{Region}.amazonaws.com";
 
@@ -238,7 +243,7 @@ public sealed class EcrStandIn : IAsyncDisposable
             {
                 EcrFault.BadBase64Token => "%%%not-base64%%%",
                 EcrFault.TokenWithoutColon => Convert.ToBase64String(Encoding.UTF8.GetBytes("AWS-without-a-colon")),
-                _ => TokenFor(id),
+                _ => TokenFor(id, Generation),
             },
             ["proxyEndpoint"] = fault == EcrFault.BadProxyEndpoint ? "not a url" : $"https://{HostFor(id)}",
             ["expiresAt"] = expires,

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 
-namespace EcrDaemon.Tests.Ecr;
+namespace EcrDaemon.StandIns;
 
 /// <summary>
 /// The stand-in's own, independent SigV4 check of a request (test code; the daemon uses

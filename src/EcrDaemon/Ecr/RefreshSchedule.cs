@@ -1,0 +1,36 @@
+namespace EcrDaemon.Ecr;
+
+/// <summary>When the token refresher runs next: pure arithmetic, unit-tested.</summary>
+internal static class RefreshSchedule
+{
+    public static readonly TimeSpan FailureBackoffStart = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan FailureBackoffCap = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The delay until a token fetched at <paramref name="fetchedAt"/> and expiring at
+    /// <paramref name="expiresAt"/> is due: when <paramref name="refreshAt"/> of its life has
+    /// passed, plus up to 10 % of that life (at most 5 minutes) of jitter, and never less than
+    /// <paramref name="minimum"/> (so an already-expired token does not loop).
+    /// </summary>
+    /// <param name="jitter">A number in [0, 1) choosing the point within the jitter window.</param>
+    public static TimeSpan Next(DateTimeOffset now, DateTimeOffset fetchedAt, DateTimeOffset expiresAt, double refreshAt, TimeSpan minimum, double jitter)
+    {
+        var life = expiresAt - fetchedAt;
+        if (life <= TimeSpan.Zero)
+        {
+            return minimum;
+        }
+
+        var window = TimeSpan.FromTicks(Math.Min(life.Ticks / 10, TimeSpan.FromMinutes(5).Ticks));
+        var due = fetchedAt + (life * refreshAt) + (window * jitter);
+        var delay = due - now;
+        return delay < minimum ? minimum : delay;
+    }
+
+    /// <summary>The delay after the <paramref name="failures"/>-th failure in a row: 30 s, doubling, capped at 5 minutes.</summary>
+    public static TimeSpan AfterFailure(int failures)
+    {
+        var doubled = FailureBackoffStart * Math.Pow(2, Math.Clamp(failures - 1, 0, 20));
+        return doubled > FailureBackoffCap ? FailureBackoffCap : doubled;
+    }
+}

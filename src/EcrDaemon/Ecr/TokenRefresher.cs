@@ -1,0 +1,137 @@
+using EcrDaemon.Configuration;
+using EcrDaemon.Diagnostics;
+using EcrDaemon.Reconciliation;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EcrDaemon.Ecr;
+
+/// <summary>
+/// Holds the current ECR token of every registry and keeps it fresh. It fetches all registries at
+/// start, then again when <c>RefreshAt</c> of the soonest token's life has passed (plus jitter,
+/// never sooner than <c>MinRefreshInterval</c>). A failed registry keeps its last good token and is
+/// retried after 30 s, doubling to 5 minutes. Once every registry has a token, the combined
+/// <see cref="PullSecretContent"/> is published, and again whenever it changes.
+/// </summary>
+internal sealed class TokenRefresher(
+    EcrTokenService tokens,
+    IOptions<EcrDaemonOptions> options,
+    TimeProvider time,
+    ILogger<TokenRefresher> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private volatile PullSecretContent? _current;
+
+    /// <summary>The content every managed secret should hold, or null until every registry has a token.</summary>
+    public PullSecretContent? Current => _current;
+
+    /// <summary>Raised (on the refresher's loop) when <see cref="Current"/> changes.</summary>
+    public event Action<PullSecretContent>? Changed;
+
+    /// <summary>Failed refresh rounds in a row; 0 after a round in which every registry succeeded.</summary>
+    public int ConsecutiveFailures { get; private set; }
+
+    /// <summary>Runs a refresh round now instead of at the scheduled time.</summary>
+    public void RequestRefresh()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // A refresh is already requested.
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var targets = tokens.Targets();
+        var held = new EcrAuthorizationToken?[targets.Count];
+        var fetchedAt = new DateTimeOffset[targets.Count];
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var results = await tokens.FetchAllAsync(stoppingToken);
+            var now = time.GetUtcNow();
+            foreach (var result in results)
+            {
+                if (result.Token is not null)
+                {
+                    held[result.Registry.Index] = result.Token;
+                    fetchedAt[result.Registry.Index] = now;
+                }
+            }
+
+            var failed = results.Count(r => r.Token is null);
+            ConsecutiveFailures = failed > 0 ? ConsecutiveFailures + 1 : 0;
+            Publish(held, failed);
+
+            var delay = NextDelay(held, fetchedAt, now, settings);
+            if (failed > 0)
+            {
+                var backoff = RefreshSchedule.AfterFailure(ConsecutiveFailures);
+                delay = delay is { } d && d < backoff ? d : backoff;
+            }
+
+            logger.NextRefresh(now + delay!.Value, delay.Value);
+            await SleepAsync(delay.Value, stoppingToken);
+        }
+    }
+
+    private void Publish(EcrAuthorizationToken?[] held, int failed)
+    {
+        if (held.Any(t => t is null))
+        {
+            logger.WaitingForTokens(held.Count(t => t is null), held.Length);
+            return;
+        }
+
+        var content = PullSecretContent.From(held!);
+        var previous = _current;
+        if (previous is not null && previous.Hash == content.Hash && previous.Expiry == content.Expiry)
+        {
+            return;
+        }
+
+        _current = content;
+        logger.TokensPublished(content.Hosts.Count, content.Expiry, failed);
+        Changed?.Invoke(content);
+    }
+
+    private static TimeSpan? NextDelay(EcrAuthorizationToken?[] held, DateTimeOffset[] fetchedAt, DateTimeOffset now, EcrDaemonOptions settings)
+    {
+        TimeSpan? soonest = null;
+        for (var i = 0; i < held.Length; i++)
+        {
+            if (held[i] is { } token)
+            {
+                var delay = RefreshSchedule.Next(now, fetchedAt[i], token.ExpiresAt, settings.RefreshAt, settings.MinRefreshInterval, Random.Shared.NextDouble());
+                soonest = soonest is null || delay < soonest ? delay : soonest;
+            }
+        }
+
+        return soonest;
+    }
+
+    private async Task SleepAsync(TimeSpan delay, CancellationToken stoppingToken)
+    {
+        using var timeout = new CancellationTokenSource(delay, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
+        try
+        {
+            await _wake.WaitAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            // The scheduled time has come.
+        }
+    }
+
+    public override void Dispose()
+    {
+        _wake.Dispose();
+        base.Dispose();
+    }
+}

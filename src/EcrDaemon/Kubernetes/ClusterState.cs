@@ -1,0 +1,60 @@
+using EcrDaemon.Configuration;
+using EcrDaemon.Queues;
+using EcrDaemon.Reconciliation;
+using k8s.Models;
+using Microsoft.Extensions.Options;
+
+namespace EcrDaemon.Kubernetes;
+
+/// <summary>What reconcile needs to know of a namespace.</summary>
+internal sealed record NamespaceView(string Name, bool OptedIn, bool Terminating);
+
+/// <summary>What reconcile needs to know of a ServiceAccount: its pull-secret names, in order, and whether we added ours.</summary>
+internal sealed record ServiceAccountView(string Namespace, string Name, string ResourceVersion, IReadOnlyList<string> PullSecrets, bool AddedByUs);
+
+/// <summary>What reconcile needs to know of the managed secret in a namespace: a hash of its data, not the data.</summary>
+internal sealed record SecretView(string Namespace, string ResourceVersion, string? Type, bool Managed, string? DataHash, string? Expiry);
+
+/// <summary>
+/// The informers' caches of namespaces, ServiceAccounts and the managed secrets. Every change
+/// enqueues the namespace it touched.
+/// </summary>
+internal sealed class ClusterState
+{
+    public ClusterState(IOptions<EcrDaemonOptions> options, WorkQueue queue)
+    {
+        var settings = options.Value;
+        var selector = LabelSelector.Parse(settings.NamespaceSelector);
+        var excluded = settings.Excluded.ToHashSet(StringComparer.Ordinal);
+        var secretName = settings.SecretName;
+        Namespaces = new(ns => new NamespaceView(
+            ns.Metadata.Name,
+            !excluded.Contains(ns.Metadata.Name) && selector.Matches(ns.Metadata.Labels),
+            ns.Metadata.DeletionTimestamp is not null || ns.Status?.Phase == "Terminating"), queue.Add);
+        ServiceAccounts = new(sa => new ServiceAccountView(
+            sa.Metadata.NamespaceProperty,
+            sa.Metadata.Name,
+            sa.Metadata.ResourceVersion,
+            sa.ImagePullSecrets?.Select(r => r.Name ?? "").ToArray() ?? [],
+            sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName), queue.Add);
+        Secrets = new(secret => new SecretView(
+            secret.Metadata.NamespaceProperty,
+            secret.Metadata.ResourceVersion,
+            secret.Type,
+            secret.Metadata.Labels?.TryGetValue(Markers.ManagedByLabel, out var by) == true && by == Markers.ManagedByValue,
+            PullSecretContent.HashOf(secret.Data?.TryGetValue(Markers.DockerConfigJsonKey, out var data) == true ? data : null),
+            secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null), queue.Add);
+    }
+
+    public ObjectCache<V1Namespace, NamespaceView> Namespaces { get; }
+
+    public ObjectCache<V1ServiceAccount, ServiceAccountView> ServiceAccounts { get; }
+
+    public ObjectCache<V1Secret, SecretView> Secrets { get; }
+
+    public NamespaceView? Namespace(string name) => Namespaces.Get(name, "");
+
+    /// <summary>Every namespace currently opted in.</summary>
+    public IEnumerable<string> OptedIn() =>
+        Namespaces.Namespaces().Where(n => Namespace(n) is { OptedIn: true });
+}

@@ -1,0 +1,218 @@
+using System.Net;
+using EcrDaemon.Diagnostics;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace EcrDaemon.Kubernetes;
+
+/// <summary>Timings of every informer; tests shorten them.</summary>
+internal sealed record InformerSettings
+{
+    /// <summary>Objects per list page.</summary>
+    public int PageSize { get; init; } = 500;
+
+    /// <summary>The server closes each watch after a random time in [WatchTimeout, 2 × WatchTimeout).</summary>
+    public TimeSpan WatchTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A watch with no event and no bookmark for this long is treated as stalled and restarted.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The first delay after a failed list or watch; it doubles up to <see cref="MaxBackoff"/>.</summary>
+    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// List, then watch from the list's resourceVersion, for one resource across all namespaces.
+/// Keeps the resourceVersion current from every event and bookmark; on 410 it lists again (and
+/// the cache reports what vanished); any other failure waits with capped, jittered backoff and
+/// watches again from where it was. A watch silent past <see cref="InformerSettings.StallTimeout"/>
+/// is restarted by a watchdog. <see cref="Synced"/> completes after the first full list.
+/// </summary>
+internal sealed class Informer<T>(
+    string resource,
+    Informer<T>.ListPage list,
+    Informer<T>.Watch watch,
+    IInformerSink<T> sink,
+    InformerSettings settings,
+    TimeProvider time,
+    ILogger logger)
+    where T : IKubernetesObject<V1ObjectMeta>
+{
+    public delegate Task<(IList<T> Items, string ResourceVersion, string? Continue)> ListPage(int limit, string? continueToken, CancellationToken cancellationToken);
+
+    public delegate IAsyncEnumerable<(WatchEventType Type, T Object)> Watch(string resourceVersion, int timeoutSeconds, Action<Exception> onError, CancellationToken cancellationToken);
+
+    private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastActivityTicks;
+
+    public string Resource => resource;
+
+    public Task Synced => _synced.Task;
+
+    /// <summary>When the informer last heard from the server (a list, an event or a bookmark).</summary>
+    public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        string? resourceVersion = null;
+        var failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Exception? failure;
+            try
+            {
+                if (resourceVersion is null)
+                {
+                    resourceVersion = await ListAllAsync(cancellationToken);
+                    _synced.TrySetResult();
+                }
+
+                var outcome = await WatchOnceAsync(resourceVersion, cancellationToken);
+                resourceVersion = outcome.Gone ? null : outcome.ResourceVersion;
+                if (outcome.Gone)
+                {
+                    logger.WatchExpired(resource);
+                }
+                else if (outcome.Healthy && outcome.Error is not null && logger.IsEnabled(LogLevel.Information))
+                {
+                    logger.WatchRestarted(resource, ApiErrors.Describe(outcome.Error));
+                }
+
+                failure = outcome.Gone || outcome.Healthy ? null : outcome.Error ?? new IOException("the watch ended at once without an event");
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                failure = e;
+                if (e is HttpOperationException { Response.StatusCode: HttpStatusCode.Gone })
+                {
+                    resourceVersion = null; // an expired continue token while paging
+                }
+            }
+
+            if (failure is null)
+            {
+                failures = 0;
+                continue;
+            }
+
+            failures++;
+            var delay = Backoff(failures);
+            logger.WatchFailed(resource, ApiErrors.Describe(failure), delay);
+            try
+            {
+                await Task.Delay(delay, time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task<string> ListAllAsync(CancellationToken cancellationToken)
+    {
+        var items = new List<T>();
+        string? continueToken = null;
+        string resourceVersion;
+        do
+        {
+            var page = await list(settings.PageSize, continueToken, cancellationToken);
+            items.AddRange(page.Items);
+            continueToken = string.IsNullOrEmpty(page.Continue) ? null : page.Continue;
+            resourceVersion = page.ResourceVersion;
+        }
+        while (continueToken is not null);
+
+        Touch();
+        sink.Replace(items);
+        logger.Listed(resource, items.Count, resourceVersion);
+        return resourceVersion;
+    }
+
+    private sealed record WatchOutcome(string ResourceVersion, bool Gone, bool Healthy, Exception? Error);
+
+    /// <summary>
+    /// One watch stream, until the server ends it, it fails, expires (410) or stalls. It was
+    /// healthy when it delivered an event or lasted a while; a stream that fails at once is not.
+    /// </summary>
+    private async Task<WatchOutcome> WatchOnceAsync(string resourceVersion, CancellationToken cancellationToken)
+    {
+        using var stream = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var gone = false;
+        var sawEvent = false;
+        Exception? error = null;
+        var started = time.GetUtcNow();
+        var timeoutSeconds = Math.Max(1, (int)(settings.WatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble())));
+        Touch();
+        await using var watchdog = time.CreateTimer(_ =>
+        {
+            if (time.GetUtcNow() - LastActivity > settings.StallTimeout)
+            {
+                logger.WatchStalled(resource, settings.StallTimeout);
+                stream.Cancel();
+            }
+        }, null, Tick(), Tick());
+
+        try
+        {
+            var events = watch(resourceVersion, timeoutSeconds, e =>
+            {
+                if (e is KubernetesException { Status.Code: 410 })
+                {
+                    gone = true;
+                }
+                else
+                {
+                    error ??= e;
+                }
+            }, stream.Token);
+            await foreach (var (type, obj) in events.WithCancellation(stream.Token))
+            {
+                Touch();
+                sawEvent = true;
+                resourceVersion = obj.Metadata?.ResourceVersion ?? resourceVersion;
+                switch (type)
+                {
+                    case WatchEventType.Added or WatchEventType.Modified:
+                        sink.Upsert(obj);
+                        break;
+                    case WatchEventType.Deleted:
+                        sink.Remove(obj);
+                        break;
+                    default:
+                        break; // BOOKMARK: only its resourceVersion matters.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            error ??= new TimeoutException($"no event or bookmark for {settings.StallTimeout}");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            error ??= e;
+        }
+
+        var healthy = sawEvent || time.GetUtcNow() - started >= TimeSpan.FromSeconds(1);
+        return new WatchOutcome(resourceVersion, gone, healthy, error);
+    }
+
+    private TimeSpan Tick() => settings.StallTimeout / 4;
+
+    private void Touch() => Interlocked.Exchange(ref _lastActivityTicks, time.GetUtcNow().UtcTicks);
+
+    private TimeSpan Backoff(int failures)
+    {
+        var exponential = settings.InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 16));
+        var capped = Math.Min(exponential, settings.MaxBackoff.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.8 + (0.4 * Random.Shared.NextDouble())));
+    }
+}

@@ -1,0 +1,35 @@
+using EcrDaemon.Configuration;
+using k8s;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace EcrDaemon.Kubernetes;
+
+internal static class KubernetesServiceCollectionExtensions
+{
+    /// <summary>The per-request timeout of every non-watch Kubernetes request.</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Registers the one <see cref="IKubernetes"/> client: in-cluster configuration when running in
+    /// a pod, else <c>KUBECONFIG</c> or <c>~/.kube/config</c>. It is created on first use, so
+    /// commands that never talk to Kubernetes (<c>check</c>) need no cluster.
+    /// </summary>
+    public static IServiceCollection AddKubernetesClient(this IServiceCollection services)
+    {
+        services.TryAddSingleton(_ => KubernetesClientConfiguration.IsInCluster()
+            ? KubernetesClientConfiguration.InClusterConfig()
+            : KubernetesClientConfiguration.BuildDefaultConfig());
+        services.TryAddSingleton<IKubernetes>(sp =>
+        {
+            var config = sp.GetRequiredService<KubernetesClientConfiguration>();
+
+            // Watches must not be cut by HttpClient's timeout; ApiRequestHandler times everything else.
+            config.HttpClientTimeout = Timeout.InfiniteTimeSpan;
+            var options = sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value;
+            return new k8s.Kubernetes(config, new ApiRequestHandler(options.KubernetesQps, options.KubernetesBurst, RequestTimeout));
+        });
+        return services;
+    }
+}

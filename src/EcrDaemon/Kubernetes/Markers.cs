@@ -1,0 +1,27 @@
+namespace EcrDaemon.Kubernetes;
+
+/// <summary>The label and annotations by which the daemon knows what it owns.</summary>
+internal static class Markers
+{
+    /// <summary>On a secret: the daemon owns it. A same-named secret without it is never modified.</summary>
+    public const string ManagedByLabel = "app.kubernetes.io/managed-by";
+
+    public const string ManagedByValue = "ecr-daemon";
+
+    /// <summary>On a secret: when the soonest token in it expires (RFC 3339).</summary>
+    public const string ExpiresAtAnnotation = "ecr-daemon.io/expires-at";
+
+    /// <summary>
+    /// On a ServiceAccount: the pull-secret entry the daemon added (its value is the secret name).
+    /// Only an entry the daemon added is ever removed; one that was there before is left alone.
+    /// </summary>
+    public const string AddedPullSecretAnnotation = "ecr-daemon.io/added-image-pull-secret";
+
+    public const string DockerConfigJsonType = "kubernetes.io/dockerconfigjson";
+
+    public const string DockerCfgType = "kubernetes.io/dockercfg";
+
+    public const string DockerConfigJsonKey = ".dockerconfigjson";
+
+    public const string Component = "ecr-daemon";
+}

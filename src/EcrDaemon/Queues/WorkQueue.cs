@@ -1,0 +1,126 @@
+using System.Threading.Channels;
+
+namespace EcrDaemon.Queues;
+
+/// <summary>
+/// A queue of keys (namespace names) that never holds a key twice, processed by a bounded number
+/// of workers. A key added while it is being processed runs once more after it finishes, never in
+/// parallel with itself. A key whose processing fails is retried after an exponential backoff
+/// (<see cref="RetryDelay"/>); success forgets its failures.
+/// </summary>
+internal sealed class WorkQueue(TimeProvider time)
+{
+    public static readonly TimeSpan BaseRetryDelay = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(2);
+
+    private readonly Channel<string> _ready = Channel.CreateUnbounded<string>();
+    private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _processing = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    /// <summary>Keys waiting to be processed.</summary>
+    public int Depth
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _dirty.Count;
+            }
+        }
+    }
+
+    public void Add(string key)
+    {
+        lock (_lock)
+        {
+            if (!_dirty.Add(key) || _processing.Contains(key))
+            {
+                return;
+            }
+        }
+
+        _ready.Writer.TryWrite(key);
+    }
+
+    public void AddAfter(string key, TimeSpan delay, CancellationToken cancellationToken) =>
+        _ = Task.Delay(delay, time, cancellationToken).ContinueWith(
+            _ => Add(key), cancellationToken, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+
+    public static TimeSpan RetryDelay(int failures)
+    {
+        var delay = BaseRetryDelay * Math.Pow(2, Math.Clamp(failures - 1, 0, 20));
+        return delay > MaxRetryDelay ? MaxRetryDelay : delay;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="workers"/> workers until cancelled. <paramref name="process"/> returns
+    /// normally on success; an exception asks for a retry with backoff, reported through
+    /// <paramref name="onRetry"/>.
+    /// </summary>
+    public Task RunAsync(int workers, Func<string, CancellationToken, Task> process, Action<string, Exception, TimeSpan> onRetry, CancellationToken cancellationToken) =>
+        Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(process, onRetry, cancellationToken), CancellationToken.None)));
+
+    private async Task WorkAsync(Func<string, CancellationToken, Task> process, Action<string, Exception, TimeSpan> onRetry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var key in _ready.Reader.ReadAllAsync(cancellationToken))
+            {
+                lock (_lock)
+                {
+                    _dirty.Remove(key);
+                    _processing.Add(key);
+                }
+
+                Exception? failure = null;
+                try
+                {
+                    await process(key, cancellationToken);
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    failure = e;
+                }
+
+                Done(key, failure, onRetry, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
+    private void Done(string key, Exception? failure, Action<string, Exception, TimeSpan> onRetry, CancellationToken cancellationToken)
+    {
+        bool again;
+        int failures;
+        lock (_lock)
+        {
+            _processing.Remove(key);
+            again = _dirty.Contains(key);
+            if (failure is null)
+            {
+                _failures.Remove(key);
+                failures = 0;
+            }
+            else
+            {
+                _failures[key] = failures = _failures.GetValueOrDefault(key) + 1;
+            }
+        }
+
+        if (again)
+        {
+            _ready.Writer.TryWrite(key);
+        }
+        else if (failure is not null)
+        {
+            var delay = RetryDelay(failures);
+            onRetry(key, failure, delay);
+            AddAfter(key, delay, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using EcrDaemon.Ecr;
+using EcrDaemon.Kubernetes;
+using EcrDaemon.Queues;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace EcrDaemon.Reconciliation;
+
+internal static class DaemonServiceCollectionExtensions
+{
+    /// <summary>Registers everything: ECR tokens (AddEcr), the Kubernetes client, the caches, the queue and the two loops.</summary>
+    public static IServiceCollection AddEcrDaemon(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddEcr(configuration);
+        services.AddKubernetesClient();
+        services.TryAddSingleton(new InformerSettings());
+        services.TryAddSingleton<WorkQueue>();
+        services.TryAddSingleton<ClusterState>();
+        services.TryAddSingleton<EventRecorder>();
+        services.TryAddSingleton<NamespaceReconciler>();
+        services.TryAddSingleton<TokenRefresher>();
+        services.TryAddSingleton<PullSecretController>();
+        services.AddHostedService(sp => sp.GetRequiredService<TokenRefresher>());
+        services.AddHostedService(sp => sp.GetRequiredService<PullSecretController>());
+        return services;
+    }
+}

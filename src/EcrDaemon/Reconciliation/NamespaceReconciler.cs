@@ -1,0 +1,323 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json.Nodes;
+using EcrDaemon.Configuration;
+using EcrDaemon.Diagnostics;
+using EcrDaemon.Ecr;
+using EcrDaemon.Kubernetes;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EcrDaemon.Reconciliation;
+
+/// <summary>A reconcile that could not finish and should run again after the queue's backoff.</summary>
+internal sealed class RetryLaterException(string message) : Exception(message);
+
+/// <summary>
+/// Reconcile(namespace): makes one namespace match the desired state, reading only the informers'
+/// caches and writing only the difference. Opted in: the secret holds the current auths and each
+/// targeted ServiceAccount lists it exactly once. Opted out (with CleanupOnOptOut): our secret and
+/// the entries we added are gone. In sync: no request at all.
+/// </summary>
+internal sealed class NamespaceReconciler(
+    IKubernetes client,
+    ClusterState state,
+    TokenRefresher tokens,
+    EventRecorder events,
+    IOptions<EcrDaemonOptions> options,
+    ILogger<NamespaceReconciler> logger)
+{
+    private const int ServiceAccountAttempts = 4;
+    private readonly EcrDaemonOptions _settings = options.Value;
+    private readonly HashSet<string> _targets = options.Value.TargetServiceAccounts.ToHashSet(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _conflicts = new(StringComparer.Ordinal);
+
+    /// <summary>Namespaces where a same-named secret we do not own blocks us.</summary>
+    public int UnmanagedSecretConflicts => _conflicts.Count;
+
+    private string SecretName => _settings.SecretName;
+
+    public async Task ReconcileAsync(string ns, CancellationToken cancellationToken)
+    {
+        var view = state.Namespace(ns);
+        if (view is null || view.Terminating)
+        {
+            // Gone or going: what was in it goes with it.
+            _conflicts.TryRemove(ns, out _);
+            return;
+        }
+
+        try
+        {
+            if (view.OptedIn)
+            {
+                await EnsureAsync(ns, cancellationToken);
+            }
+            else if (_settings.CleanupOnOptOut && !_settings.Excluded.Contains(ns))
+            {
+                await RemoveAsync(ns, cancellationToken);
+            }
+        }
+        catch (HttpOperationException e) when (ApiErrors.NamespaceGoingAway(e))
+        {
+            logger.NamespaceGoingAway(ns);
+        }
+    }
+
+    private async Task EnsureAsync(string ns, CancellationToken cancellationToken)
+    {
+        if (tokens.Current is not { } content)
+        {
+            return; // No token yet; its arrival enqueues every opted-in namespace.
+        }
+
+        if (!await EnsureSecretAsync(ns, content, cancellationToken))
+        {
+            return;
+        }
+
+        foreach (var sa in state.ServiceAccounts.InNamespace(ns))
+        {
+            if (_targets.Contains("*") || _targets.Contains(sa.Name))
+            {
+                await ApplyAsync(sa, PlanAdd, cancellationToken);
+            }
+            else if (sa.AddedByUs)
+            {
+                await ApplyAsync(sa, PlanRemove, cancellationToken);
+            }
+        }
+    }
+
+    private async Task RemoveAsync(string ns, CancellationToken cancellationToken)
+    {
+        _conflicts.TryRemove(ns, out _);
+        if (state.Secrets.Get(ns, SecretName) is { Managed: true } secret)
+        {
+            await DeleteSecretAsync(secret, cancellationToken);
+            logger.SecretDeleted(ns, SecretName);
+        }
+
+        foreach (var sa in state.ServiceAccounts.InNamespace(ns).Where(sa => sa.AddedByUs))
+        {
+            await ApplyAsync(sa, PlanRemove, cancellationToken);
+        }
+    }
+
+    /// <summary>Returns false when a secret we do not own (and may not adopt) holds the name.</summary>
+    private async Task<bool> EnsureSecretAsync(string ns, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        var secret = state.Secrets.Get(ns, SecretName);
+        if (secret is null)
+        {
+            await CreateSecretAsync(ns, content, cancellationToken);
+            logger.SecretCreated(ns, SecretName, content.Expiry);
+            return true;
+        }
+
+        var mayTake = secret.Managed || _settings.AdoptUnmanagedSecrets;
+        if (!mayTake || (secret.Type != Markers.DockerConfigJsonType && secret.Type != Markers.DockerCfgType))
+        {
+            await ReportConflictAsync(secret, mayTake, cancellationToken);
+            return false;
+        }
+
+        _conflicts.TryRemove(ns, out _);
+        if (secret.Type == Markers.DockerCfgType)
+        {
+            // The type is immutable: adopting a seed-style dockercfg secret is the one delete-then-create.
+            await DeleteSecretAsync(secret, cancellationToken);
+            await CreateSecretAsync(ns, content, cancellationToken);
+            logger.SecretAdopted(ns, SecretName, Markers.DockerCfgType);
+            return true;
+        }
+
+        if (secret.Managed && secret.DataHash == content.Hash && secret.Expiry == content.Expiry)
+        {
+            return true;
+        }
+
+        var patch = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["resourceVersion"] = secret.ResourceVersion,
+                ["labels"] = new JsonObject { [Markers.ManagedByLabel] = Markers.ManagedByValue },
+                ["annotations"] = new JsonObject { [Markers.ExpiresAtAnnotation] = content.Expiry },
+            },
+            ["data"] = new JsonObject { [Markers.DockerConfigJsonKey] = Convert.ToBase64String(content.DockerConfigJson) },
+        };
+        var updated = await WriteSecretAsync(ns, () => client.CoreV1.PatchNamespacedSecretAsync(
+            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), SecretName, ns, cancellationToken: cancellationToken), cancellationToken);
+        state.Secrets.Upsert(updated);
+        if (secret.Managed)
+        {
+            logger.SecretUpdated(ns, SecretName, content.Expiry);
+        }
+        else
+        {
+            logger.SecretAdopted(ns, SecretName, secret.Type ?? "");
+        }
+
+        return true;
+    }
+
+    private async Task CreateSecretAsync(string ns, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        var secret = new V1Secret
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = SecretName,
+                NamespaceProperty = ns,
+                Labels = new Dictionary<string, string> { [Markers.ManagedByLabel] = Markers.ManagedByValue },
+                Annotations = new Dictionary<string, string> { [Markers.ExpiresAtAnnotation] = content.Expiry },
+            },
+            Type = Markers.DockerConfigJsonType,
+            Data = new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = content.DockerConfigJson },
+        };
+        var created = await WriteSecretAsync(ns, () => client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: cancellationToken), cancellationToken);
+        state.Secrets.Upsert(created);
+    }
+
+    private async Task DeleteSecretAsync(SecretView secret, CancellationToken cancellationToken)
+    {
+        var preconditions = new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = secret.ResourceVersion } };
+        try
+        {
+            await WriteSecretAsync(secret.Namespace, () => client.CoreV1.DeleteNamespacedSecretAsync(
+                SecretName, secret.Namespace, body: preconditions, cancellationToken: cancellationToken), cancellationToken);
+        }
+        catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound))
+        {
+            // Already gone.
+        }
+
+        state.Secrets.Remove((secret.Namespace, SecretName));
+    }
+
+    /// <summary>
+    /// One secret write. A 409 means our cache was behind (someone changed or created the secret):
+    /// read the secret, cache what is there, and let the queue run this namespace again.
+    /// </summary>
+    private async Task<T> WriteSecretAsync<T>(string ns, Func<Task<T>> write, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await write();
+        }
+        catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict))
+        {
+            try
+            {
+                state.Secrets.Upsert(await client.CoreV1.ReadNamespacedSecretAsync(SecretName, ns, cancellationToken: cancellationToken));
+            }
+            catch (HttpOperationException read) when (ApiErrors.Is(read, HttpStatusCode.NotFound))
+            {
+                state.Secrets.Remove((ns, SecretName));
+            }
+
+            throw new RetryLaterException($"secret {ns}/{SecretName} changed while we wrote it; retrying with what is there now");
+        }
+    }
+
+    private async Task ReportConflictAsync(SecretView secret, bool adoptable, CancellationToken cancellationToken)
+    {
+        if (!_conflicts.TryAdd(secret.Namespace, 0))
+        {
+            return; // Reported already; nothing changed.
+        }
+
+        var how = adoptable
+            ? $"its type {secret.Type} cannot hold a registry credential; delete it, or choose another EcrDaemon__SecretName"
+            : $"to let ecr-daemon manage it, label it (kubectl label secret -n {secret.Namespace} {SecretName} {Markers.ManagedByLabel}={Markers.ManagedByValue}) or set EcrDaemon__AdoptUnmanagedSecrets=true";
+        logger.UnmanagedSecret(secret.Namespace, SecretName, secret.Type ?? "", how);
+        await events.WarningAsync(secret.Namespace, "Secret", SecretName, "UnmanagedSecretExists",
+            $"Secret {SecretName} exists and is not managed by ecr-daemon, so it was left untouched; {how}.", cancellationToken);
+    }
+
+    /// <summary>What a ServiceAccount should become: its new pull-secret list (null: none) and marker, or null for no change.</summary>
+    private sealed record ServiceAccountChange(IReadOnlyList<string>? PullSecrets, bool? AddedByUs, string Action);
+
+    private ServiceAccountChange? PlanAdd(ServiceAccountView sa)
+    {
+        var ours = sa.PullSecrets.Count(n => n == SecretName);
+        if (ours == 1)
+        {
+            return null;
+        }
+
+        if (ours == 0)
+        {
+            return new ServiceAccountChange([.. sa.PullSecrets, SecretName], true, "added");
+        }
+
+        // Listed more than once: keep the first, drop the repeats, keep everything else in order.
+        var first = sa.PullSecrets.ToList().IndexOf(SecretName);
+        return new ServiceAccountChange([.. sa.PullSecrets.Where((n, i) => n != SecretName || i == first)], null, "deduplicated");
+    }
+
+    private ServiceAccountChange? PlanRemove(ServiceAccountView sa)
+    {
+        if (!sa.AddedByUs)
+        {
+            return null;
+        }
+
+        var rest = sa.PullSecrets.Where(n => n != SecretName).ToList();
+        return new ServiceAccountChange(rest.Count == 0 ? null : rest, false, "removed");
+    }
+
+    /// <summary>
+    /// Writes a planned change with an optimistic lock (a merge patch carrying the resourceVersion
+    /// we planned from). On 409 someone else wrote first: read the ServiceAccount, plan again from
+    /// what is there, and retry, so that their entries and ours both survive.
+    /// </summary>
+    private async Task ApplyAsync(ServiceAccountView sa, Func<ServiceAccountView, ServiceAccountChange?> plan, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            if (plan(sa) is not { } change)
+            {
+                return;
+            }
+
+            var annotations = new JsonObject();
+            if (change.AddedByUs is { } added)
+            {
+                annotations[Markers.AddedPullSecretAnnotation] = added ? SecretName : null;
+            }
+
+            var patch = new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["resourceVersion"] = sa.ResourceVersion, ["annotations"] = annotations },
+                ["imagePullSecrets"] = change.PullSecrets is null
+                    ? null
+                    : new JsonArray([.. change.PullSecrets.Select(n => (JsonNode)new JsonObject { ["name"] = n })]),
+            };
+            try
+            {
+                var written = await client.CoreV1.PatchNamespacedServiceAccountAsync(
+                    new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
+                state.ServiceAccounts.Upsert(written);
+                logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Action, SecretName);
+                return;
+            }
+            catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound))
+            {
+                state.ServiceAccounts.Remove((sa.Namespace, sa.Name));
+                return;
+            }
+            catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict) && attempt < ServiceAccountAttempts)
+            {
+                logger.ServiceAccountConflict(sa.Namespace, sa.Name, attempt);
+                var fresh = await client.CoreV1.ReadNamespacedServiceAccountAsync(sa.Name, sa.Namespace, cancellationToken: cancellationToken);
+                state.ServiceAccounts.Upsert(fresh);
+                sa = state.ServiceAccounts.Get(sa.Namespace, sa.Name)!;
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EcrDaemon.Ecr;
+
+namespace EcrDaemon.Reconciliation;
+
+/// <summary>
+/// The desired <c>.dockerconfigjson</c> for a set of tokens:
+/// <c>{"auths":{"&lt;host&gt;":{"username":"AWS","password":...,"auth":base64("AWS:"+password)}}}</c>,
+/// hosts in order, computed once per token set. <see cref="Hash"/> lets reconcile compare it with
+/// a secret's data without keeping that data. <see cref="ToString"/> never shows the password.
+/// </summary>
+internal sealed class PullSecretContent
+{
+    private PullSecretContent(byte[] dockerConfigJson, DateTimeOffset expiresAt, IReadOnlyList<string> hosts)
+    {
+        DockerConfigJson = dockerConfigJson;
+        Hash = HashOf(dockerConfigJson)!;
+        ExpiresAt = expiresAt;
+        Expiry = expiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        Hosts = hosts;
+    }
+
+    public byte[] DockerConfigJson { get; }
+
+    public string Hash { get; }
+
+    /// <summary>The earliest expiry among the tokens.</summary>
+    public DateTimeOffset ExpiresAt { get; }
+
+    /// <summary><see cref="ExpiresAt"/> in RFC 3339, as the secret's annotation holds it.</summary>
+    public string Expiry { get; }
+
+    public IReadOnlyList<string> Hosts { get; }
+
+    public static PullSecretContent From(IEnumerable<EcrAuthorizationToken> tokens)
+    {
+        var byHost = tokens.GroupBy(t => t.RegistryHost, StringComparer.Ordinal).Select(g => g.First())
+            .OrderBy(t => t.RegistryHost, StringComparer.Ordinal).ToList();
+        if (byHost.Count == 0)
+        {
+            throw new ArgumentException("at least one token is needed", nameof(tokens));
+        }
+
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("auths");
+            foreach (var token in byHost)
+            {
+                json.WriteStartObject(token.RegistryHost);
+                json.WriteString("username", token.Username);
+                json.WriteString("password", token.Password);
+                json.WriteString("auth", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{token.Username}:{token.Password}")));
+                json.WriteEndObject();
+            }
+
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return new PullSecretContent(buffer.ToArray(), byHost.Min(t => t.ExpiresAt), [.. byHost.Select(t => t.RegistryHost)]);
+    }
+
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(data))]
+    public static string? HashOf(byte[]? data) => data is null ? null : Convert.ToHexString(SHA256.HashData(data), 0, 16);
+
+    public override string ToString() => $"auths for {string.Join(", ", Hosts)} (expires {Expiry}, hash {Hash})";
+}

@@ -1,0 +1,110 @@
+using EcrDaemon.Configuration;
+using EcrDaemon.Diagnostics;
+using EcrDaemon.Ecr;
+using EcrDaemon.Kubernetes;
+using EcrDaemon.Queues;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EcrDaemon.Reconciliation;
+
+/// <summary>
+/// The daemon's main loop: three informers (namespaces; ServiceAccounts; the managed secrets, by
+/// field selector <c>metadata.name=&lt;SecretName&gt;</c> so that no other secret is ever read) feed
+/// namespace keys into the work queue, whose workers run <see cref="NamespaceReconciler"/>. A new
+/// token, the first sync and every <c>ResyncInterval</c> enqueue every namespace.
+/// </summary>
+internal sealed class PullSecretController(
+    IKubernetes client,
+    ClusterState state,
+    WorkQueue queue,
+    NamespaceReconciler reconciler,
+    TokenRefresher tokens,
+    InformerSettings informerSettings,
+    IOptions<EcrDaemonOptions> options,
+    TimeProvider time,
+    ILoggerFactory loggers) : BackgroundService
+{
+    private readonly ILogger _logger = loggers.CreateLogger<PullSecretController>();
+    private volatile bool _synced;
+
+    /// <summary>True once every informer has listed once.</summary>
+    public bool Synced => _synced;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var secretField = $"metadata.name={settings.SecretName}";
+        var informerLogger = loggers.CreateLogger("EcrDaemon.Kubernetes.Informer");
+        var namespaces = new Informer<V1Namespace>("namespaces",
+            async (limit, next, ct) => Page(await client.CoreV1.ListNamespaceAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
+            (rv, timeout, onError, ct) => client.CoreV1.WatchListNamespaceAsync(
+                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
+            state.Namespaces, informerSettings, time, informerLogger);
+        var serviceAccounts = new Informer<V1ServiceAccount>("serviceaccounts",
+            async (limit, next, ct) => Page(await client.CoreV1.ListServiceAccountForAllNamespacesAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
+            (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceAccountForAllNamespacesAsync(
+                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
+            state.ServiceAccounts, informerSettings, time, informerLogger);
+        var secrets = new Informer<V1Secret>("secrets",
+            async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
+                fieldSelector: secretField, limit: limit, continueParameter: next, cancellationToken: ct)),
+            (rv, timeout, onError, ct) => client.CoreV1.WatchListSecretForAllNamespacesAsync(
+                allowWatchBookmarks: true, fieldSelector: secretField, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
+            state.Secrets, informerSettings, time, informerLogger);
+
+        tokens.Changed += _ => EnqueueOptedIn();
+        var running = new List<Task>
+        {
+            namespaces.RunAsync(stoppingToken),
+            serviceAccounts.RunAsync(stoppingToken),
+            secrets.RunAsync(stoppingToken),
+        };
+
+        await Task.WhenAll(namespaces.Synced, serviceAccounts.Synced, secrets.Synced).WaitAsync(stoppingToken);
+        _synced = true;
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            _logger.InformersSynced(state.Namespaces.Count, state.OptedIn().Count(), state.ServiceAccounts.Count, state.Secrets.Count);
+        }
+
+        EnqueueAll();
+
+        running.Add(queue.RunAsync(settings.Concurrency, reconciler.ReconcileAsync,
+            (ns, e, delay) => _logger.ReconcileRetrying(ns, e is RetryLaterException ? e.Message : ApiErrors.Describe(e), delay), stoppingToken));
+        running.Add(ResyncAsync(settings.ResyncInterval, stoppingToken));
+        await Task.WhenAll(running);
+    }
+
+    private async Task ResyncAsync(TimeSpan interval, CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                EnqueueAll();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    private void EnqueueAll() => state.Namespaces.Namespaces().ToList().ForEach(queue.Add);
+
+    private void EnqueueOptedIn() => state.OptedIn().ToList().ForEach(queue.Add);
+
+    private static (IList<T> Items, string ResourceVersion, string? Continue) Page<T>(IKubernetesObject<V1ListMeta> list, IList<T> items) =>
+        (items, list.Metadata.ResourceVersion, list.Metadata.ContinueProperty);
+
+    private static (IList<V1Namespace>, string, string?) Page(V1NamespaceList list) => Page(list, list.Items);
+
+    private static (IList<V1ServiceAccount>, string, string?) Page(V1ServiceAccountList list) => Page(list, list.Items);
+
+    private static (IList<V1Secret>, string, string?) Page(V1SecretList list) => Page(list, list.Items);
+}
