@@ -26,7 +26,9 @@ internal static class RunCommand
             return CommandDispatcher.InvalidConfiguration;
         }
 
-        await host.RunAsync(cancellationToken);
+        // Not host.RunAsync: that disposes the host, and the loops' outcome is read below.
+        await host.StartAsync(cancellationToken);
+        await host.WaitForShutdownAsync(cancellationToken);
 
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EcrDaemon");
         var failed = host.Services.GetServices<IHostedService>().OfType<BackgroundService>()

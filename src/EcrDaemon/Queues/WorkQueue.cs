@@ -31,6 +31,18 @@ internal sealed class WorkQueue(TimeProvider time)
         }
     }
 
+    /// <summary>Nothing queued and nothing being processed (a retry waiting out its backoff is not counted).</summary>
+    public bool Idle
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _dirty.Count == 0 && _processing.Count == 0;
+            }
+        }
+    }
+
     public void Add(string key)
     {
         lock (_lock)

@@ -1,0 +1,243 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Amazon.Runtime;
+using EcrDaemon.Aws;
+using EcrDaemon.Commands;
+using EcrDaemon.Ecr;
+using EcrDaemon.Kubernetes;
+using EcrDaemon.Queues;
+using EcrDaemon.Reconciliation;
+using EcrDaemon.StandIns;
+using EcrDaemon.TestCluster;
+using EcrDaemon.TestCluster.Api;
+using EcrDaemon.TestCluster.Hooks;
+using EcrDaemon.Testing;
+using EcrDaemon.Tests.Support;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EcrDaemon.Tests.Daemon;
+
+/// <summary>
+/// The real daemon (CommandDispatcher's <c>run</c>: the real host, KubernetesClient and HTTP)
+/// against the test cluster and the ECR stand-in. The daemon authenticates as the ecr-daemon
+/// ServiceAccount under <c>daemon-rbac.yaml</c>, so a request outside its RBAC is a 403. The test
+/// looks at the cluster through the store (no requests) or an admin client, and counts the
+/// daemon's requests in the request log by identity.
+/// </summary>
+internal sealed class DaemonHarness : IAsyncDisposable
+{
+    public const string Identity = "system:serviceaccount:ecr-daemon:ecr-daemon";
+    public const string SecretName = "aws-registry";
+    public const string OptInLabel = "ecr-daemon.io/enabled";
+
+    private readonly TaskCompletionSource<IServiceProvider> _services = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource? _stop;
+    private Task<int>? _run;
+
+    private DaemonHarness(TestClusterServer cluster, EcrStandIn ecr, k8s.Kubernetes admin)
+    {
+        Cluster = cluster;
+        Ecr = ecr;
+        Admin = admin;
+    }
+
+    public TestClusterServer Cluster { get; }
+
+    public EcrStandIn Ecr { get; }
+
+    public k8s.Kubernetes Admin { get; }
+
+    public CapturingLoggerProvider Logs { get; } = new();
+
+    public StringWriter Stderr { get; } = new();
+
+    public IServiceProvider Services => _services.Task.IsCompletedSuccessfully ? _services.Task.Result : throw new InvalidOperationException("the daemon is not running");
+
+    public TokenRefresher Refresher => Services.GetRequiredService<TokenRefresher>();
+
+    public WorkQueue Queue => Services.GetRequiredService<WorkQueue>();
+
+    public RequestLog Requests => Cluster.Requests;
+
+    public static string RbacYaml => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Daemon", "daemon-rbac.yaml"));
+
+    public static async Task<DaemonHarness> StartAsync(TestClusterOptions? options = null)
+    {
+        var cluster = await TestClusterServer.StartAsync(options ?? new TestClusterOptions { RbacYaml = RbacYaml });
+        var ecr = await EcrStandIn.StartAsync();
+        var admin = Client(cluster, null, "default");
+        await admin.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "ecr-daemon" } });
+        return new DaemonHarness(cluster, ecr, admin);
+    }
+
+    public static k8s.Kubernetes Client(TestClusterServer cluster, string? token, string contextNamespace)
+    {
+        using var stream = new MemoryStream(Encoding.UTF8.GetBytes(cluster.Kubeconfig(token, contextNamespace)));
+        return new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(stream)));
+    }
+
+    /// <summary>The daemon's settings for this harness: the stand-in's registry, fast ECR retries, plus <paramref name="extra"/>.</summary>
+    public Dictionary<string, string?> Settings(IDictionary<string, string?>? extra = null)
+    {
+        var settings = EcrTestServices.ForStandIn(Ecr, Ecr.DefaultAccountId);
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    /// <summary>Starts the daemon and waits until its informers have synced and it holds a token.</summary>
+    public async Task StartDaemonAsync(IDictionary<string, string?>? settings = null, bool waitForSync = true)
+    {
+        using var kubeconfig = new MemoryStream(Encoding.UTF8.GetBytes(Cluster.Kubeconfig(Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon")));
+        var config = KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(kubeconfig));
+        var all = Settings(settings);
+        _stop = new CancellationTokenSource();
+        _run = Task.Run(() => CommandDispatcher.RunAsync(["run"], TextWriter.Null, Stderr, builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(all);
+            builder.Logging.ClearProviders();
+            builder.Logging.SetMinimumLevel(LogLevel.Trace);
+            builder.Logging.AddProvider(Logs);
+            builder.Services.Replace(ServiceDescriptor.Singleton(config));
+            builder.Services.Replace(ServiceDescriptor.Singleton<IAwsCredentialSource>(
+                new StaticCredentialSource(new BasicAWSCredentials(EcrStandIn.DefaultAccessKeyId, EcrStandIn.DefaultSecretAccessKey))));
+            builder.Services.Replace(ServiceDescriptor.Singleton(new InformerSettings
+            {
+                InitialBackoff = TimeSpan.FromMilliseconds(50),
+                MaxBackoff = TimeSpan.FromMilliseconds(500),
+            }));
+            builder.Services.AddHostedService(sp => new ServicesProbe(sp, _services));
+        }, _stop.Token));
+
+        await Poll.Within(Task.WhenAny(_services.Task, _run), "the daemon's host start");
+        if (_run.IsCompleted)
+        {
+            throw new InvalidOperationException($"the daemon exited with {await _run}: {Stderr}\n{Logs.AllText}");
+        }
+
+        if (waitForSync)
+        {
+            await Poll.Until(() => _run.IsCompleted || (Services.GetRequiredService<PullSecretController>().Synced && Refresher.Current is not null),
+                () => $"token={Refresher.Current}\n{Logs.AllText}");
+            AssertRunning();
+        }
+    }
+
+    /// <summary>Fails when the daemon has exited (it never should while a test runs).</summary>
+    public void AssertRunning()
+    {
+        if (_run is { IsCompleted: true })
+        {
+            throw new InvalidOperationException($"the daemon exited with {_run.Result}: {Stderr}\n{Logs.AllText}");
+        }
+    }
+
+    /// <summary>Stops the daemon as SIGTERM would; returns its exit code.</summary>
+    public async Task<int> StopDaemonAsync()
+    {
+        if (_run is null)
+        {
+            return 0;
+        }
+
+        await _stop!.CancelAsync();
+        var code = await Poll.Within(_run, "the daemon's shutdown");
+        _run = null;
+        _stop.Dispose();
+        return code;
+    }
+
+    /// <summary>Waits until the daemon has nothing queued or running.</summary>
+    public Task IdleAsync() => Poll.Until(() => Queue.Idle, () => $"queue depth {Queue.Depth}");
+
+    public async Task CreateNamespaceAsync(string name, bool optedIn, params string[] serviceAccounts)
+    {
+        var labels = optedIn ? new Dictionary<string, string> { [OptInLabel] = "true" } : null;
+        await Admin.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = name, Labels = labels } });
+        foreach (var sa in serviceAccounts)
+        {
+            await Admin.CoreV1.CreateNamespacedServiceAccountAsync(new V1ServiceAccount { Metadata = new V1ObjectMeta { Name = sa } }, name);
+        }
+    }
+
+    public Task LabelAsync(string ns, bool optedIn) =>
+        Admin.CoreV1.PatchNamespaceAsync(new V1Patch(
+            new JsonObject { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [OptInLabel] = optedIn ? "true" : null } } }.ToJsonString(),
+            V1Patch.PatchType.MergePatch), ns);
+
+    /// <summary>The stored secret (no request is made), or null.</summary>
+    public JsonObject? Secret(string ns, string name = SecretName) => Cluster.Store.Get(ResourceType.Secrets, ns, name)?.Node;
+
+    public long? SecretVersion(string ns, string name = SecretName) => Cluster.Store.Get(ResourceType.Secrets, ns, name)?.ResourceVersion;
+
+    /// <summary>The password for <paramref name="host"/> in the stored secret's .dockerconfigjson, or null.</summary>
+    public string? PasswordIn(string ns, string? host = null)
+    {
+        var data = Secret(ns)?["data"]?[Markers.DockerConfigJsonKey]?.GetValue<string>();
+        if (data is null)
+        {
+            return null;
+        }
+
+        var config = JsonNode.Parse(Convert.FromBase64String(data))!;
+        return config["auths"]?[host ?? Ecr.HostFor(Ecr.DefaultAccountId)]?["password"]?.GetValue<string>();
+    }
+
+    /// <summary>The stored ServiceAccount's imagePullSecrets names, in order (empty when none; null when no such ServiceAccount).</summary>
+    public string[]? PullSecrets(string ns, string sa = "default")
+    {
+        var node = Cluster.Store.Get(ResourceType.ServiceAccounts, ns, sa)?.Node;
+        return node is null ? null : node["imagePullSecrets"]?.AsArray().Select(e => e!["name"]!.GetValue<string>()).ToArray() ?? [];
+    }
+
+    /// <summary>True when the namespace has the current token's secret and its default ServiceAccount lists it.</summary>
+    public bool InSync(string ns, string sa = "default") =>
+        PasswordIn(ns) == EcrStandIn.PasswordFor(Ecr.DefaultAccountId, Ecr.Generation)
+        && PullSecrets(ns, sa)?.Count(n => n == SecretName) == 1;
+
+    public Task WaitInSyncAsync(params string[] namespaces) =>
+        Poll.Until(() => namespaces.All(ns => InSync(ns)), () => Describe(namespaces));
+
+    /// <summary>The daemon's requests since <paramref name="mark"/>.</summary>
+    public IReadOnlyList<RequestRecord> DaemonRequests(long mark) => [.. Requests.Since(mark).Where(r => r.Identity == Identity)];
+
+    public IReadOnlyList<RequestRecord> DaemonWrites(long mark) => [.. DaemonRequests(mark).Where(r => r.IsWrite)];
+
+    public string Describe(IEnumerable<string> namespaces) =>
+        string.Join("; ", namespaces.Select(ns => $"{ns}: password={PasswordIn(ns)}, default SA={string.Join(",", PullSecrets(ns) ?? ["(none)"])}"))
+        + $"\nlogs:\n{string.Join('\n', Logs.Entries.TakeLast(20))}";
+
+    public static string Summary(IEnumerable<RequestRecord> requests) =>
+        string.Join(", ", requests.GroupBy(r => $"{r.Verb} {r.Resource} {r.Code}").Select(g => $"{g.Key} ×{g.Count()}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopDaemonAsync();
+        Admin.Dispose();
+        await Ecr.DisposeAsync();
+        await Cluster.DisposeAsync();
+        Logs.Dispose();
+        Stderr.Dispose();
+    }
+
+    /// <summary>Hands the host's service provider to the harness once the host starts.</summary>
+    private sealed class ServicesProbe(IServiceProvider services, TaskCompletionSource<IServiceProvider> target) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            target.TrySetResult(services);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
