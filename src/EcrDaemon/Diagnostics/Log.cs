@@ -66,6 +66,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Could not record the {Reason} event in {Namespace}: {Failure}")]
     public static partial void EventFailed(this ILogger logger, string reason, string @namespace, string failure);
 
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Debug, Message = "Resync: enqueued {Count} namespaces")]
+    public static partial void Resynced(this ILogger logger, int count);
+
     // 3xxx: reconcile.
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Created secret {Namespace}/{Secret} (token expires {Expiry})")]
     public static partial void SecretCreated(this ILogger logger, string @namespace, string secret, string expiry);

@@ -86,7 +86,8 @@ internal sealed class PullSecretController(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                EnqueueAll();
+                var count = EnqueueAll();
+                _logger.Resynced(count);
             }
         }
         catch (OperationCanceledException)
@@ -95,7 +96,16 @@ internal sealed class PullSecretController(
         }
     }
 
-    private void EnqueueAll() => state.Namespaces.Namespaces().ToList().ForEach(queue.Add);
+    private int EnqueueAll()
+    {
+        var all = state.Namespaces.Namespaces();
+        foreach (var ns in all)
+        {
+            queue.Add(ns);
+        }
+
+        return all.Count;
+    }
 
     private void EnqueueOptedIn() => state.OptedIn().ToList().ForEach(queue.Add);
 
