@@ -22,7 +22,7 @@ internal static class RunCommand
         }
         catch (KubeConfigException e)
         {
-            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration (not in a cluster, and KUBECONFIG or ~/.kube/config did not work): {e.Message}");
+            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration: {e.Message}");
             return CommandDispatcher.InvalidConfiguration;
         }
 

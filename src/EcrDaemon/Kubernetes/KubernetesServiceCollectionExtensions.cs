@@ -1,5 +1,6 @@
 using EcrDaemon.Configuration;
 using k8s;
+using k8s.Exceptions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -18,9 +19,7 @@ internal static class KubernetesServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddKubernetesClient(this IServiceCollection services)
     {
-        services.TryAddSingleton(_ => KubernetesClientConfiguration.IsInCluster()
-            ? KubernetesClientConfiguration.InClusterConfig()
-            : KubernetesClientConfiguration.BuildDefaultConfig());
+        services.TryAddSingleton(_ => Configuration());
         services.TryAddSingleton<IKubernetes>(sp =>
         {
             var config = sp.GetRequiredService<KubernetesClientConfiguration>();
@@ -31,5 +30,29 @@ internal static class KubernetesServiceCollectionExtensions
             return new k8s.Kubernetes(config, new ApiRequestHandler(options.KubernetesQps, options.KubernetesBurst, RequestTimeout));
         });
         return services;
+    }
+
+    /// <summary>
+    /// In-cluster, else the KUBECONFIG files, else ~/.kube/config. Unlike BuildDefaultConfig, a
+    /// missing file is an error rather than a silent fallback to http://localhost:8080.
+    /// </summary>
+    private static KubernetesClientConfiguration Configuration()
+    {
+        if (KubernetesClientConfiguration.IsInCluster())
+        {
+            return KubernetesClientConfiguration.InClusterConfig();
+        }
+
+        var variable = Environment.GetEnvironmentVariable("KUBECONFIG");
+        var paths = string.IsNullOrWhiteSpace(variable)
+            ? [Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config")]
+            : variable.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (!paths.Any(File.Exists))
+        {
+            throw new KubeConfigException(
+                $"not running in a cluster, and no kubeconfig at {string.Join(", ", paths)} ({(variable is null ? "KUBECONFIG is not set" : "from KUBECONFIG")})");
+        }
+
+        return KubernetesClientConfiguration.BuildDefaultConfig();
     }
 }

@@ -76,14 +76,15 @@ public sealed class CheckProcessTests
     }
 
     [Fact]
-    public async Task An_unknown_command_exits_2_and_run_is_honestly_not_implemented()
+    public async Task An_unknown_command_exits_2_and_run_without_any_Kubernetes_configuration_exits_2_saying_so()
     {
         var unknown = await DaemonProcess.RunAsync(new Dictionary<string, string?>(), "frobnicate");
-        var run = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2" });
+        var run = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = null });
 
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("unknown command 'frobnicate'", unknown.StandardError, StringComparison.Ordinal);
-        Assert.Equal(1, run.ExitCode);
-        Assert.Contains("not implemented yet", run.StandardError, StringComparison.Ordinal);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("no Kubernetes configuration", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains(".kube/config", run.StandardError, StringComparison.Ordinal);
     }
 }

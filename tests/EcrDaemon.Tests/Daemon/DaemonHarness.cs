@@ -100,6 +100,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
         using var kubeconfig = new MemoryStream(Encoding.UTF8.GetBytes(Cluster.Kubeconfig(Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon")));
         var config = KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(kubeconfig));
         var all = Settings(settings);
+        all["Logging:LogLevel:Default"] = "Trace"; // every line, so that the tests can also check that none leaks a secret
         _stop = new CancellationTokenSource();
         _run = Task.Run(() => CommandDispatcher.RunAsync(["run"], TextWriter.Null, Stderr, builder =>
         {
