@@ -1,49 +1,107 @@
 #!/usr/bin/env bash
-# Starts the demo on a bare machine: no cluster and no AWS account needed.
+# The demo, on a bare machine (no cluster, no AWS account): the test cluster (a local Kubernetes
+# API server that real kubectl drives), an ECR stand-in, and the real daemon, which runs as the
+# ecr-daemon ServiceAccount under the same least-privilege RBAC the tests use.
 #
-# Today the demo is the test cluster: a local Kubernetes API server that real kubectl drives,
-# seeded with a few namespaces (one opted in, one whose ServiceAccount already holds another
-# pull secret). The daemon joins this demo when it exists (see the README's status note).
-# Runs until Ctrl-C.
+# Namespaces: ns-1 and ns-2 opted in (ns-2's default ServiceAccount already holds another pull
+# secret, which the daemon keeps), ns-3 and demo not. Runs until Ctrl-C.
+#
+#   bash scripts/demo.sh              build, start, print what to try, run until Ctrl-C
+#   bash scripts/demo.sh --check      (used by the tests) start without building, wait until the
+#                                     daemon has synced ns-1 and ns-2, print the state, stop, exit 0
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+check=false
+[ "${1:-}" = "--check" ] && check=true
 
-bash scripts/tools.sh >/dev/null 2>&1 || echo "demo: some optional tools could not be installed; kubectl is needed to look around" >&2
+if ! $check; then
+  bash scripts/tools.sh >/dev/null 2>&1 || echo "demo: some optional tools could not be installed; kubectl is needed to look around" >&2
+  echo "demo: building (the first run takes a minute)..." >&2
+  for project in tests/EcrDaemon.TestCluster tests/EcrDaemon.StandIns src/EcrDaemon; do
+    dotnet build "$project" -c Release -v quiet -nologo >/dev/null
+  done
+fi
 export PATH="$root/.tools/bin:$PATH"
+bin() { echo "$root/$1/bin/Release/net10.0/$2"; }
 
 work="$(mktemp -d)"
-kubeconfig="$work/kubeconfig"
-echo "demo: building the test cluster (first run takes a minute)..." >&2
-dotnet build tests/EcrDaemon.TestCluster -c Release -v quiet -nologo >/dev/null
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
 
-dotnet run --no-build -c Release --project tests/EcrDaemon.TestCluster -- \
-  --kubeconfig "$kubeconfig" --namespaces 3 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+wait_for_file() { # path, pid, what
+  for _ in $(seq 1 600); do
+    [ -s "$1" ] && return 0
+    kill -0 "$2" 2>/dev/null || { echo "demo: $3 exited early" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "demo: $3 did not become ready" >&2; exit 1
+}
 
-for _ in $(seq 1 300); do
-  [ -f "$kubeconfig" ] && break
-  kill -0 $server 2>/dev/null || { echo "demo: the test cluster exited early" >&2; exit 1; }
-  sleep 0.1
-done
-[ -f "$kubeconfig" ] || { echo "demo: the test cluster did not become ready" >&2; exit 1; }
+dotnet "$(bin tests/EcrDaemon.TestCluster EcrDaemon.TestCluster.dll)" \
+  --kubeconfig "$work/kubeconfig" --namespaces 3 \
+  --rbac tests/EcrDaemon.Tests/Daemon/daemon-rbac.yaml \
+  --serviceaccount-kubeconfig "ecr-daemon/ecr-daemon=$work/daemon-kubeconfig" >"$work/cluster.log" 2>&1 &
+pids+=($!)
+wait_for_file "$work/kubeconfig" "${pids[-1]}" "the test cluster"
 
-export KUBECONFIG="$kubeconfig"
+dotnet "$(bin tests/EcrDaemon.StandIns EcrDaemon.StandIns.dll)" --endpoint-file "$work/ecr-endpoint" >"$work/ecr.log" 2>&1 &
+pids+=($!)
+wait_for_file "$work/ecr-endpoint" "${pids[-1]}" "the ECR stand-in"
+
+export KUBECONFIG="$work/kubeconfig"
+kubectl create namespace ecr-daemon >/dev/null
 kubectl create namespace demo >/dev/null
-kubectl label namespace ns-1 ecr-daemon.io/enabled=true >/dev/null
+kubectl label namespace ns-1 ns-2 ecr-daemon.io/enabled=true >/dev/null
 kubectl -n ns-2 patch serviceaccount default -p '{"imagePullSecrets":[{"name":"team-registry"}]}' >/dev/null
+
+# The daemon: its own ServiceAccount's kubeconfig, and the stand-in's (fake) keys as the seed passed them.
+KUBECONFIG="$work/daemon-kubeconfig" \
+AWS_ACCESS_KEY_ID=AKIASTANDIN0EXAMPLE1 AWS_SECRET_ACCESS_KEY=standin-secret-key-do-not-print-0123456789 \
+AWS_REGION=us-west-2 AWS_EC2_METADATA_DISABLED=true \
+EcrDaemon__Registries__0__AccountId=123456789012 \
+EcrDaemon__Registries__0__Endpoint="$(cat "$work/ecr-endpoint")" \
+  dotnet "$(bin src/EcrDaemon EcrDaemon.dll)" run >"$work/daemon.log" 2>&1 &
+pids+=($!)
+
+if $check; then
+  for _ in $(seq 1 300); do
+    if [ "$(kubectl -n ns-2 get sa default -o jsonpath='{.imagePullSecrets[*].name}' 2>/dev/null)" = "team-registry aws-registry" ] \
+       && kubectl -n ns-1 get secret aws-registry >/dev/null 2>&1; then
+      kubectl get secrets -A
+      kubectl -n ns-2 get sa default -o jsonpath='{.imagePullSecrets[*].name}{"\n"}'
+      echo "demo: check passed"
+      exit 0
+    fi
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "demo: check failed; daemon log:" >&2
+  cat "$work/daemon.log" >&2
+  exit 1
+fi
 
 cat <<MSG
 
-The test cluster is serving. In another terminal:
+EcrDaemon is running against a local test cluster and an ECR stand-in. In another terminal:
 
-  export KUBECONFIG=$kubeconfig
-  kubectl get ns --show-labels
-  kubectl get secrets -A
-  kubectl label ns demo ecr-daemon.io/enabled=true
-  kubectl get sa -n ns-2 -o yaml        # a ServiceAccount that already holds another pull secret
+  export KUBECONFIG=$KUBECONFIG
+  kubectl get secrets -A                                   # aws-registry in ns-1 and ns-2
+  kubectl get sa default -n ns-2 -o yaml                   # team-registry kept, aws-registry added
+  kubectl label ns demo ecr-daemon.io/enabled=true         # opt in: synced within a second
+  kubectl get sa default -n demo -o yaml
+  kubectl delete secret aws-registry -n demo               # repaired at once
+  kubectl label ns demo ecr-daemon.io/enabled-             # opt out: our secret and entry removed
 
-Ctrl-C stops it.
+The daemon's log follows. Ctrl-C stops everything.
+
 MSG
-wait $server
+tail -n +1 -f "$work/daemon.log" &
+pids+=($!)
+wait "${pids[2]}"
