@@ -65,6 +65,9 @@ internal sealed class DaemonHarness : IAsyncDisposable
 
     public RequestLog Requests => Cluster.Requests;
 
+    /// <summary>Informer timings with short backoffs, so that recovery tests stay fast.</summary>
+    public static InformerSettings FastInformers { get; } = new() { InitialBackoff = TimeSpan.FromMilliseconds(50), MaxBackoff = TimeSpan.FromMilliseconds(500) };
+
     public static string RbacYaml => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Daemon", "daemon-rbac.yaml"));
 
     public static async Task<DaemonHarness> StartAsync(TestClusterOptions? options = null)
@@ -95,7 +98,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
     }
 
     /// <summary>Starts the daemon and waits until its informers have synced and it holds a token.</summary>
-    public async Task StartDaemonAsync(IDictionary<string, string?>? settings = null, bool waitForSync = true)
+    public async Task StartDaemonAsync(IDictionary<string, string?>? settings = null, bool waitForSync = true, InformerSettings? informers = null)
     {
         using var kubeconfig = new MemoryStream(Encoding.UTF8.GetBytes(Cluster.Kubeconfig(Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon")));
         var config = KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(kubeconfig));
@@ -111,11 +114,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
             builder.Services.Replace(ServiceDescriptor.Singleton(config));
             builder.Services.Replace(ServiceDescriptor.Singleton<IAwsCredentialSource>(
                 new StaticCredentialSource(new BasicAWSCredentials(EcrStandIn.DefaultAccessKeyId, EcrStandIn.DefaultSecretAccessKey))));
-            builder.Services.Replace(ServiceDescriptor.Singleton(new InformerSettings
-            {
-                InitialBackoff = TimeSpan.FromMilliseconds(50),
-                MaxBackoff = TimeSpan.FromMilliseconds(500),
-            }));
+            builder.Services.Replace(ServiceDescriptor.Singleton(informers ?? FastInformers));
             builder.Services.AddHostedService(sp => new ServicesProbe(sp, _services));
         }, _stop.Token));
 
