@@ -1,0 +1,82 @@
+using EcrDaemon.Ecr;
+using Xunit;
+
+namespace EcrDaemon.Tests.Unit;
+
+public sealed class RefreshScheduleTests
+{
+    private static readonly DateTimeOffset FetchedAt = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+    private static readonly TimeSpan Minimum = TimeSpan.FromMinutes(1);
+
+    [Fact]
+    public void A_12_hour_token_fetched_now_is_due_halfway_through_its_life()
+    {
+        var delay = RefreshSchedule.Next(FetchedAt, FetchedAt, FetchedAt.AddHours(12), refreshAt: 0.5, Minimum, jitter: 0);
+
+        Assert.Equal(TimeSpan.FromHours(6), delay);
+    }
+
+    [Fact]
+    public void Time_already_passed_since_the_fetch_is_subtracted()
+    {
+        var delay = RefreshSchedule.Next(FetchedAt.AddHours(1), FetchedAt, FetchedAt.AddHours(12), refreshAt: 0.5, Minimum, jitter: 0);
+
+        Assert.Equal(TimeSpan.FromHours(5), delay);
+    }
+
+    [Fact]
+    public void Jitter_adds_at_most_five_minutes_to_a_long_lived_token()
+    {
+        var delay = RefreshSchedule.Next(FetchedAt, FetchedAt, FetchedAt.AddHours(12), refreshAt: 0.5, Minimum, jitter: 0.999);
+
+        Assert.InRange(delay, TimeSpan.FromHours(6) + TimeSpan.FromMinutes(4.9), TimeSpan.FromHours(6) + TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
+    public void Jitter_adds_at_most_a_tenth_of_a_short_token_life()
+    {
+        // 20 minutes of life: the window is 2 minutes, less than the 5-minute cap.
+        var delay = RefreshSchedule.Next(FetchedAt, FetchedAt, FetchedAt.AddMinutes(20), refreshAt: 0.5, Minimum, jitter: 0.999);
+
+        Assert.InRange(delay, TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(119), TimeSpan.FromMinutes(12));
+    }
+
+    [Theory]
+    [InlineData(-3600)]
+    [InlineData(-1)]
+    [InlineData(0)]
+    public void A_token_that_expired_before_it_was_fetched_gives_exactly_the_minimum(int lifeSeconds)
+    {
+        // moto returns an expiresAt before the fetch time.
+        var delay = RefreshSchedule.Next(FetchedAt, FetchedAt, FetchedAt.AddSeconds(lifeSeconds), refreshAt: 0.5, Minimum, jitter: 0.5);
+
+        Assert.Equal(Minimum, delay);
+    }
+
+    [Theory]
+    [InlineData(660.0)]
+    [InlineData(360.0)]
+    [InlineData(359.5)]
+    public void A_due_time_in_the_past_or_within_the_minimum_gives_the_minimum(double minutesSinceFetch)
+    {
+        var now = FetchedAt.AddMinutes(minutesSinceFetch);
+
+        var delay = RefreshSchedule.Next(now, FetchedAt, FetchedAt.AddHours(12), refreshAt: 0.5, Minimum, jitter: 0);
+
+        Assert.Equal(Minimum, delay);
+    }
+
+    [Theory]
+    [InlineData(1, 30)]
+    [InlineData(2, 60)]
+    [InlineData(3, 120)]
+    [InlineData(4, 240)]
+    [InlineData(5, 300)]
+    [InlineData(6, 300)]
+    [InlineData(50, 300)]
+    [InlineData(int.MaxValue, 300)]
+    public void Failures_back_off_from_30_seconds_doubling_up_to_5_minutes(int failures, int seconds)
+    {
+        Assert.Equal(TimeSpan.FromSeconds(seconds), RefreshSchedule.AfterFailure(failures));
+    }
+}
