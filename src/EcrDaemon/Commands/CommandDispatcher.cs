@@ -1,7 +1,10 @@
 using EcrDaemon.Reconciliation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 
 namespace EcrDaemon.Commands;
@@ -15,6 +18,9 @@ internal static class CommandDispatcher
 {
     public const int InvalidConfiguration = 2;
 
+    /// <summary>The HTTP port of /metrics, /livez and /readyz unless ASPNETCORE_HTTP_PORTS, ASPNETCORE_URLS or --urls say otherwise.</summary>
+    public const string DefaultHttpPort = "8080";
+
     private static readonly Dictionary<string, Func<IHost, TextWriter, TextWriter, CancellationToken, Task<int>>> Commands = new(StringComparer.Ordinal)
     {
         ["run"] = RunCommand.RunAsync,
@@ -27,7 +33,7 @@ internal static class CommandDispatcher
         string[] args,
         TextWriter stdout,
         TextWriter stderr,
-        Action<HostApplicationBuilder>? customize = null,
+        Action<IHostApplicationBuilder>? customize = null,
         CancellationToken cancellationToken = default)
     {
         var named = args.Length > 0 && !args[0].StartsWith('-');
@@ -38,13 +44,18 @@ internal static class CommandDispatcher
             return InvalidConfiguration;
         }
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        // A web host, because `run` serves /metrics, /livez and /readyz; the other commands never start it.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = named ? args[1..] : args,
             ContentRootPath = AppContext.BaseDirectory,
         });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
+        {
+            builder.Configuration["http_ports"] = DefaultHttpPort;
+        }
+
+        ConfigureLogging(builder);
         builder.Services.AddEcrDaemon(builder.Configuration);
         customize?.Invoke(builder);
 
@@ -57,6 +68,36 @@ internal static class CommandDispatcher
         }
 
         return await command(host, stdout, stderr, cancellationToken);
+    }
+
+    /// <summary>
+    /// Logs go to stderr: JSON lines in a container (DOTNET_RUNNING_IN_CONTAINER=true, which .NET
+    /// images set), plain single lines on a terminal; <c>Logging:Console:FormatterName</c> overrides.
+    /// </summary>
+    private static void ConfigureLogging(IHostApplicationBuilder builder)
+    {
+        var formatter = builder.Configuration["Logging:Console:FormatterName"]
+            ?? (string.Equals(Environment.GetEnvironmentVariable("DOTNET_RUNNING_IN_CONTAINER"), "true", StringComparison.OrdinalIgnoreCase)
+                ? ConsoleFormatterNames.Json
+                : ConsoleFormatterNames.Simple);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(console =>
+        {
+            console.LogToStandardErrorThreshold = LogLevel.Trace;
+            console.FormatterName = formatter;
+        });
+        // Options only: AddJsonConsole/AddSimpleConsole would also set FormatterName, the last one winning.
+        builder.Services.Configure<JsonConsoleFormatterOptions>(json =>
+        {
+            json.UseUtcTimestamp = true;
+            json.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+        });
+        builder.Services.Configure<SimpleConsoleFormatterOptions>(simple =>
+        {
+            simple.SingleLine = true;
+            simple.UseUtcTimestamp = true;
+            simple.TimestampFormat = "HH:mm:ss ";
+        });
     }
 
     /// <summary>Runs the ValidateOnStart checks now; returns the problems as one line, or null.</summary>

@@ -26,6 +26,11 @@ internal static class RunCommand
             return CommandDispatcher.InvalidConfiguration;
         }
 
+        if (host is WebApplication app)
+        {
+            app.MapDaemonEndpoints();
+        }
+
         // Not host.RunAsync: that disposes the host, and the loops' outcome is read below.
         await host.StartAsync(cancellationToken);
         await host.WaitForShutdownAsync(cancellationToken);

@@ -56,6 +56,16 @@ internal sealed class EcrDaemonOptions
     /// <summary>How often every namespace is reconciled from the cache even without events (it costs no request when in sync).</summary>
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Record Kubernetes Events (rate-limited; none for routine rotations).</summary>
+    public bool Events { get; set; } = true;
+
+    /// <summary>
+    /// /livez fails when a namespace has been reconciling this long, when queued work has waited
+    /// this long with no worker taking it, or when a watch has been silent this long (and twice
+    /// its stall timeout) without the watchdog getting it going again.
+    /// </summary>
+    public TimeSpan LivenessTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     public EcrOptions Ecr { get; set; } = new();
 
     public static readonly IReadOnlyList<string> DefaultServiceAccounts = ["default"];

@@ -96,6 +96,11 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
             errors.Add($"{Section}:KubernetesBurst must be at least 1 (it is {options.KubernetesBurst})");
         }
 
+        if (options.LivenessTimeout < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{Section}:LivenessTimeout must be at least 1 second (it is {options.LivenessTimeout})");
+        }
+
         if (options.ResyncInterval < TimeSpan.FromSeconds(1))
         {
             errors.Add($"{Section}:ResyncInterval must be at least 1 second (it is {options.ResyncInterval})");

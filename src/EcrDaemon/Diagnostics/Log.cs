@@ -69,6 +69,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2008, Level = LogLevel.Debug, Message = "Resync: enqueued {Count} namespaces")]
     public static partial void Resynced(this ILogger logger, int count);
 
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Debug, Message = "Event {Type} {Reason} in {Namespace} dropped by the event rate limit")]
+    public static partial void EventDropped(this ILogger logger, string type, string reason, string @namespace);
+
     // 3xxx: reconcile.
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Created secret {Namespace}/{Secret} (token expires {Expiry})")]
     public static partial void SecretCreated(this ILogger logger, string @namespace, string secret, string expiry);

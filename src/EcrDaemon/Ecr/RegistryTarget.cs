@@ -5,6 +5,15 @@ internal sealed record RegistryTarget(int Index, string Region, string? AccountI
 {
     /// <summary>How the registry is named before its host is known, e.g. "123456789012 in us-west-2".</summary>
     public string DisplayName => $"{AccountId ?? "default registry"} in {Region}";
+
+    /// <summary>
+    /// The registry host ECR will name (<c>{account}.dkr.ecr.{region}.amazonaws.com</c>), used as
+    /// the metrics label before a token has told us the host; <c>default.{region}</c> for the
+    /// caller's default registry, whose account is not known until then.
+    /// </summary>
+    public string ExpectedHost => AccountId is null
+        ? $"default.{Region}"
+        : $"{AccountId}.dkr.ecr.{Region}.amazonaws.com{(Region.StartsWith("cn-", StringComparison.Ordinal) ? ".cn" : "")}";
 }
 
 /// <summary>A registry's outcome: its token, or why there is none, and the credentials used.</summary>

@@ -16,6 +16,7 @@ namespace EcrDaemon.Ecr;
 /// </summary>
 internal sealed class TokenRefresher(
     EcrTokenService tokens,
+    DaemonMetrics metrics,
     IOptions<EcrDaemonOptions> options,
     TimeProvider time,
     ILogger<TokenRefresher> logger) : BackgroundService
@@ -28,6 +29,9 @@ internal sealed class TokenRefresher(
 
     /// <summary>Raised (on the refresher's loop) when <see cref="Current"/> changes.</summary>
     public event Action<PullSecretContent>? Changed;
+
+    /// <summary>Raised when a round fails after one that did not: the registries and reasons, in one sentence without secrets.</summary>
+    public event Action<string>? FailureStarted;
 
     /// <summary>Failed refresh rounds in a row; 0 after a round in which every registry succeeded.</summary>
     public int ConsecutiveFailures { get; private set; }
@@ -57,15 +61,27 @@ internal sealed class TokenRefresher(
             var now = time.GetUtcNow();
             foreach (var result in results)
             {
+                var index = result.Registry.Index;
                 if (result.Token is not null)
                 {
-                    held[result.Registry.Index] = result.Token;
-                    fetchedAt[result.Registry.Index] = now;
+                    held[index] = result.Token;
+                    fetchedAt[index] = now;
+                    metrics.TokenRefreshed(result.Token.RegistryHost, result.Token.ExpiresAt, now);
+                }
+                else
+                {
+                    metrics.TokenRefreshFailed(held[index]?.RegistryHost ?? result.Registry.ExpectedHost, result.Failure!.ReasonLabel);
                 }
             }
 
             var failed = results.Count(r => r.Token is null);
             ConsecutiveFailures = failed > 0 ? ConsecutiveFailures + 1 : 0;
+            if (ConsecutiveFailures == 1)
+            {
+                FailureStarted?.Invoke(string.Join("; ", results.Where(r => r.Failure is not null)
+                    .Select(r => $"{r.Registry.DisplayName}: {r.Failure!.ReasonLabel}")));
+            }
+
             Publish(held, failed);
 
             var delay = NextDelay(held, fetchedAt, now, settings);

@@ -25,6 +25,25 @@ internal static class ApiErrors
         _ => $"{e.GetType().Name}: {e.Message}",
     };
 
+    /// <summary>The bounded <c>reason</c> label of <c>ecr_daemon_reconcile_errors_total</c> for a failure.</summary>
+    public static string Reason(Exception e) => Status(e) switch
+    {
+        HttpStatusCode.Conflict => "conflict",
+        HttpStatusCode.Forbidden => "forbidden",
+        HttpStatusCode.Unauthorized => "unauthorized",
+        HttpStatusCode.NotFound => "not_found",
+        HttpStatusCode.TooManyRequests => "throttled",
+        HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity => "invalid",
+        >= HttpStatusCode.InternalServerError => "server_error",
+        _ => e switch
+        {
+            EcrDaemon.Reconciliation.RetryLaterException => "conflict",
+            TimeoutException => "timeout",
+            HttpRequestException or IOException => "network",
+            _ => "other",
+        },
+    };
+
     private static string Body(Exception e) => (e as HttpOperationException)?.Response?.Content ?? "";
 
     private static string Message(HttpOperationException e)

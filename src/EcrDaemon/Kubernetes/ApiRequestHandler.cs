@@ -1,20 +1,26 @@
+using System.Globalization;
 using System.Threading.RateLimiting;
+using EcrDaemon.Diagnostics;
 
 namespace EcrDaemon.Kubernetes;
 
 /// <summary>
-/// Sits under KubernetesClient: applies the client-side rate limit (<c>KubernetesQps</c>,
-/// <c>KubernetesBurst</c>) and a per-request timeout to every request except watches. Watches are
-/// long-lived streams; the informer's own watchdog looks after them.
+/// Sits under KubernetesClient: counts every request (verb, resource, status code) in
+/// <c>ecr_daemon_kubernetes_requests_total</c>, and applies the client-side rate limit
+/// (<c>KubernetesQps</c>, <c>KubernetesBurst</c>) and a per-request timeout to every request
+/// except watches. Watches are long-lived streams; the informer's own watchdog looks after them.
 /// </summary>
 internal sealed class ApiRequestHandler : DelegatingHandler
 {
     private readonly TokenBucketRateLimiter? _limiter;
     private readonly TimeSpan _timeout;
 
-    public ApiRequestHandler(double qps, int burst, TimeSpan timeout)
+    private readonly DaemonMetrics? _metrics;
+
+    public ApiRequestHandler(double qps, int burst, TimeSpan timeout, DaemonMetrics? metrics = null)
     {
         _timeout = timeout;
+        _metrics = metrics;
         if (qps > 0)
         {
             // Refill in small steps so that the limit holds at fractions of a second too.
@@ -32,6 +38,62 @@ internal sealed class ApiRequestHandler : DelegatingHandler
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (_metrics is null)
+        {
+            return await SendLimitedAsync(request, cancellationToken);
+        }
+
+        var (verb, resource) = Describe(request);
+        var code = "error";
+        try
+        {
+            var response = await SendLimitedAsync(request, cancellationToken);
+            code = ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture);
+            return response;
+        }
+        catch (TimeoutException)
+        {
+            code = "timeout";
+            throw;
+        }
+        finally
+        {
+            _metrics.KubernetesRequest(verb, resource, code);
+        }
+    }
+
+    /// <summary>The Kubernetes verb and resource of a request, from its method and path (/api/v1/..., /apis/group/version/...).</summary>
+    internal static (string Verb, string Resource) Describe(HttpRequestMessage request)
+    {
+        var segments = (request.RequestUri?.AbsolutePath ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var rest = segments.Length switch
+        {
+            >= 2 when segments[0] == "api" => segments[2..],
+            >= 3 when segments[0] == "apis" => segments[3..],
+            _ => [],
+        };
+        if (rest.Length >= 3 && rest[0] == "namespaces")
+        {
+            rest = rest[2..];
+        }
+
+        var resource = rest.Length > 0 ? rest[0] : "other";
+        var named = rest.Length > 1;
+        var verb = request.Method.Method switch
+        {
+            "GET" when IsWatch(request.RequestUri) => "watch",
+            "GET" => named ? "get" : "list",
+            "POST" => "create",
+            "PUT" => "update",
+            "PATCH" => "patch",
+            "DELETE" => "delete",
+            _ => "other",
+        };
+        return (verb, resource);
+    }
+
+    private async Task<HttpResponseMessage> SendLimitedAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (IsWatch(request.RequestUri))
         {

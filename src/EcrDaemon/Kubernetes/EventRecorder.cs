@@ -1,23 +1,65 @@
+using System.Threading.RateLimiting;
+using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace EcrDaemon.Kubernetes;
 
 /// <summary>
 /// Writes core/v1 Events (component <c>ecr-daemon</c>) on the objects the daemon acts on, so that
-/// <c>kubectl describe</c> and <c>kubectl get events</c> show why. A failure to record an Event
-/// is logged and never fails the work it describes.
+/// <c>kubectl describe</c> and <c>kubectl get events</c> show why. Events are rate-limited (a
+/// burst of 25, then 5 per second; beyond that they are dropped and logged at debug), so a
+/// cold start or an outage over 10,000 namespaces does not become an event storm. Routine token
+/// rotations record none. <c>Events=false</c> turns them off. A failure to record an Event is
+/// logged and never fails the work it describes.
 /// </summary>
-internal sealed class EventRecorder(IKubernetes client, TimeProvider time, ILogger<EventRecorder> logger)
+internal sealed class EventRecorder : IDisposable
 {
+    private readonly IKubernetes _client;
+    private readonly TimeProvider _time;
+    private readonly ILogger<EventRecorder> _logger;
+    private readonly bool _enabled;
+    private readonly TokenBucketRateLimiter _limiter = new(new TokenBucketRateLimiterOptions
+    {
+        TokenLimit = 25,
+        TokensPerPeriod = 1,
+        ReplenishmentPeriod = TimeSpan.FromMilliseconds(200),
+        QueueLimit = 0,
+        AutoReplenishment = true,
+    });
+
+    public EventRecorder(IKubernetes client, TimeProvider time, IOptions<EcrDaemonOptions> options, ILogger<EventRecorder> logger)
+    {
+        _client = client;
+        _time = time;
+        _logger = logger;
+        _enabled = options.Value.Events;
+    }
+
+    public Task NormalAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
+        RecordAsync("Normal", ns, kind, name, reason, message, cancellationToken);
+
     public Task WarningAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
         RecordAsync("Warning", ns, kind, name, reason, message, cancellationToken);
 
     private async Task RecordAsync(string type, string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow().UtcDateTime;
+        if (!_enabled)
+        {
+            return;
+        }
+
+        using var lease = _limiter.AttemptAcquire();
+        if (!lease.IsAcquired)
+        {
+            _logger.EventDropped(type, reason, ns);
+            return;
+        }
+
+        var now = _time.GetUtcNow().UtcDateTime;
         var ev = new Corev1Event
         {
             Metadata = new V1ObjectMeta { GenerateName = $"{name}.", NamespaceProperty = ns },
@@ -34,11 +76,13 @@ internal sealed class EventRecorder(IKubernetes client, TimeProvider time, ILogg
         };
         try
         {
-            await client.CoreV1.CreateNamespacedEventAsync(ev, ns, cancellationToken: cancellationToken);
+            await _client.CoreV1.CreateNamespacedEventAsync(ev, ns, cancellationToken: cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            logger.EventFailed(reason, ns, ApiErrors.Describe(e));
+            _logger.EventFailed(reason, ns, ApiErrors.Describe(e));
         }
     }
+
+    public void Dispose() => _limiter.Dispose();
 }

@@ -32,6 +32,14 @@ internal sealed record InformerSettings
 /// watches again from where it was. A watch silent past <see cref="InformerSettings.StallTimeout"/>
 /// is restarted by a watchdog. <see cref="Synced"/> completes after the first full list.
 /// </summary>
+/// <summary>What liveness needs to know of an informer.</summary>
+internal interface IInformerStatus
+{
+    string Resource { get; }
+
+    DateTimeOffset LastActivity { get; }
+}
+
 internal sealed class Informer<T>(
     string resource,
     Informer<T>.ListPage list,
@@ -39,7 +47,9 @@ internal sealed class Informer<T>(
     IInformerSink<T> sink,
     InformerSettings settings,
     TimeProvider time,
+    DaemonMetrics metrics,
     ILogger logger)
+    : IInformerStatus
     where T : IKubernetesObject<V1ObjectMeta>
 {
     public delegate Task<(IList<T> Items, string ResourceVersion, string? Continue)> ListPage(int limit, string? continueToken, CancellationToken cancellationToken);
@@ -73,6 +83,7 @@ internal sealed class Informer<T>(
 
                 var outcome = await WatchOnceAsync(resourceVersion, cancellationToken);
                 resourceVersion = outcome.Gone ? null : outcome.ResourceVersion;
+                metrics.WatchRestarted(resource, outcome.Reason);
                 if (outcome.Gone)
                 {
                     logger.WatchExpired(resource);
@@ -91,6 +102,7 @@ internal sealed class Informer<T>(
             catch (Exception e)
             {
                 failure = e;
+                metrics.WatchRestarted(resource, "error");
                 if (e is HttpOperationException { Response.StatusCode: HttpStatusCode.Gone })
                 {
                     resourceVersion = null; // an expired continue token while paging
@@ -137,7 +149,12 @@ internal sealed class Informer<T>(
         return resourceVersion;
     }
 
-    private sealed record WatchOutcome(string ResourceVersion, bool Gone, bool Healthy, Exception? Error);
+    /// <param name="Reason">
+    /// Why it ended, the <c>reason</c> label of <c>ecr_daemon_watch_restarts_total</c>: <c>closed</c>
+    /// (the server ended it), <c>expired</c> (410), <c>stalled</c> (the watchdog), <c>dropped</c> (a
+    /// broken stream or an ERROR event), <c>error</c> (it could not be opened).
+    /// </param>
+    private sealed record WatchOutcome(string ResourceVersion, bool Gone, bool Healthy, Exception? Error, string Reason);
 
     /// <summary>
     /// One watch stream, until the server ends it, it fails, expires (410) or stalls. It was
@@ -202,7 +219,14 @@ internal sealed class Informer<T>(
         }
 
         var healthy = sawEvent || time.GetUtcNow() - started >= TimeSpan.FromSeconds(1);
-        return new WatchOutcome(resourceVersion, gone, healthy, error);
+        var reason = gone ? "expired" : error switch
+        {
+            null => "closed",
+            TimeoutException => "stalled",
+            _ when sawEvent || healthy => "dropped",
+            _ => "error",
+        };
+        return new WatchOutcome(resourceVersion, gone, healthy, error, reason);
     }
 
     private TimeSpan Tick() => settings.StallTimeout / 4;

@@ -1,4 +1,5 @@
 using EcrDaemon.Configuration;
+using EcrDaemon.Diagnostics;
 using k8s;
 using k8s.Exceptions;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,6 +21,7 @@ internal static class KubernetesServiceCollectionExtensions
     public static IServiceCollection AddKubernetesClient(this IServiceCollection services)
     {
         services.TryAddSingleton(_ => Configuration());
+        services.TryAddSingleton<DaemonMetrics>();
         services.TryAddSingleton<IKubernetes>(sp =>
         {
             var config = sp.GetRequiredService<KubernetesClientConfiguration>();
@@ -27,7 +29,8 @@ internal static class KubernetesServiceCollectionExtensions
             // Watches must not be cut by HttpClient's timeout; ApiRequestHandler times everything else.
             config.HttpClientTimeout = Timeout.InfiniteTimeSpan;
             var options = sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value;
-            return new k8s.Kubernetes(config, new ApiRequestHandler(options.KubernetesQps, options.KubernetesBurst, RequestTimeout));
+            return new k8s.Kubernetes(config, new ApiRequestHandler(
+                options.KubernetesQps, options.KubernetesBurst, RequestTimeout, sp.GetRequiredService<DaemonMetrics>()));
         });
         return services;
     }

@@ -15,9 +15,10 @@ internal sealed class WorkQueue(TimeProvider time)
 
     private readonly Channel<string> _ready = Channel.CreateUnbounded<string>();
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _processing = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _processing = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private DateTimeOffset _lastTaken = time.GetUtcNow();
 
     /// <summary>Keys waiting to be processed.</summary>
     public int Depth
@@ -43,11 +44,35 @@ internal sealed class WorkQueue(TimeProvider time)
         }
     }
 
+    /// <summary>
+    /// Why the queue is wedged, or null: a key has been processing for longer than
+    /// <paramref name="timeout"/>, or keys have waited that long while no worker took any.
+    /// </summary>
+    public string? Wedged(TimeSpan timeout)
+    {
+        var now = time.GetUtcNow();
+        lock (_lock)
+        {
+            foreach (var (key, since) in _processing)
+            {
+                if (now - since > timeout)
+                {
+                    return $"namespace {key} has been reconciling since {since:O}";
+                }
+            }
+
+            var waiting = _dirty.Count(k => !_processing.ContainsKey(k));
+            return waiting > 0 && now - _lastTaken > timeout
+                ? $"{waiting} namespaces are waiting and no worker has taken one since {_lastTaken:O}"
+                : null;
+        }
+    }
+
     public void Add(string key)
     {
         lock (_lock)
         {
-            if (!_dirty.Add(key) || _processing.Contains(key))
+            if (!_dirty.Add(key) || _processing.ContainsKey(key))
             {
                 return;
             }
@@ -83,7 +108,7 @@ internal sealed class WorkQueue(TimeProvider time)
                 lock (_lock)
                 {
                     _dirty.Remove(key);
-                    _processing.Add(key);
+                    _processing[key] = _lastTaken = time.GetUtcNow();
                 }
 
                 Exception? failure = null;

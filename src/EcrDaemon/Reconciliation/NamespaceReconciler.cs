@@ -27,6 +27,8 @@ internal sealed class NamespaceReconciler(
     ClusterState state,
     TokenRefresher tokens,
     EventRecorder events,
+    DaemonMetrics metrics,
+    TimeProvider time,
     IOptions<EcrDaemonOptions> options,
     ILogger<NamespaceReconciler> logger)
 {
@@ -34,49 +36,100 @@ internal sealed class NamespaceReconciler(
     private readonly EcrDaemonOptions _settings = options.Value;
     private readonly HashSet<string> _targets = options.Value.TargetServiceAccounts.ToHashSet(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _conflicts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _outOfSync = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _forbidden = new(StringComparer.Ordinal);
 
     /// <summary>Namespaces where a same-named secret we do not own blocks us.</summary>
     public int UnmanagedSecretConflicts => _conflicts.Count;
 
+    /// <summary>Opted-in namespaces whose last reconcile did not reach the desired state (no token yet, a conflict, or a failure).</summary>
+    public int OutOfSync => _outOfSync.Count;
+
     private string SecretName => _settings.SecretName;
 
+    /// <summary>Reconciles one namespace; an exception asks the queue to retry it with backoff.</summary>
     public async Task ReconcileAsync(string ns, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        try
+        {
+            var inSync = await ReconcileCoreAsync(ns, cancellationToken);
+            Track(_outOfSync, ns, inSync == false);
+            _forbidden.TryRemove(ns, out _);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            var reason = ApiErrors.Reason(e);
+            metrics.ReconcileFailed(reason);
+            Track(_outOfSync, ns, state.Namespace(ns) is { OptedIn: true });
+            if (reason == "forbidden" && _forbidden.TryAdd(ns, 0))
+            {
+                await events.WarningAsync(ns, "Secret", SecretName, "Forbidden",
+                    $"ecr-daemon was refused ({ApiErrors.Describe(e)}); check that its ClusterRole grants what the chart renders.", cancellationToken);
+            }
+
+            throw;
+        }
+        finally
+        {
+            metrics.Reconciled(time.GetElapsedTime(started));
+        }
+    }
+
+    /// <summary>True: in the desired state. False: opted in but not there (no token yet, or blocked). Null: not ours to manage.</summary>
+    private async Task<bool?> ReconcileCoreAsync(string ns, CancellationToken cancellationToken)
     {
         var view = state.Namespace(ns);
         if (view is null || view.Terminating)
         {
             // Gone or going: what was in it goes with it.
             _conflicts.TryRemove(ns, out _);
-            return;
+            return null;
         }
 
         try
         {
             if (view.OptedIn)
             {
-                await EnsureAsync(ns, cancellationToken);
+                return await EnsureAsync(ns, cancellationToken);
             }
-            else if (_settings.CleanupOnOptOut && !_settings.Excluded.Contains(ns))
+
+            if (_settings.CleanupOnOptOut && !_settings.Excluded.Contains(ns))
             {
                 await RemoveAsync(ns, cancellationToken);
             }
+
+            return null;
         }
         catch (HttpOperationException e) when (ApiErrors.NamespaceGoingAway(e))
         {
             logger.NamespaceGoingAway(ns);
+            return null;
         }
     }
 
-    private async Task EnsureAsync(string ns, CancellationToken cancellationToken)
+    private static void Track(ConcurrentDictionary<string, byte> set, string ns, bool member)
+    {
+        if (member)
+        {
+            set.TryAdd(ns, 0);
+        }
+        else
+        {
+            set.TryRemove(ns, out _);
+        }
+    }
+
+    private async Task<bool> EnsureAsync(string ns, CancellationToken cancellationToken)
     {
         if (tokens.Current is not { } content)
         {
-            return; // No token yet; its arrival enqueues every opted-in namespace.
+            return false; // No token yet; its arrival enqueues every opted-in namespace.
         }
 
         if (!await EnsureSecretAsync(ns, content, cancellationToken))
         {
-            return;
+            return false;
         }
 
         foreach (var sa in state.ServiceAccounts.InNamespace(ns))
@@ -90,6 +143,8 @@ internal sealed class NamespaceReconciler(
                 await ApplyAsync(sa, PlanRemove, cancellationToken);
             }
         }
+
+        return true;
     }
 
     private async Task RemoveAsync(string ns, CancellationToken cancellationToken)
@@ -115,6 +170,8 @@ internal sealed class NamespaceReconciler(
         {
             await CreateSecretAsync(ns, content, cancellationToken);
             logger.SecretCreated(ns, SecretName, content.Expiry);
+            await events.NormalAsync(ns, "Secret", SecretName, "Created",
+                $"Created the pull secret for {string.Join(", ", content.Hosts)} (token expires {content.Expiry}).", cancellationToken);
             return true;
         }
 
@@ -132,6 +189,8 @@ internal sealed class NamespaceReconciler(
             await DeleteSecretAsync(secret, cancellationToken);
             await CreateSecretAsync(ns, content, cancellationToken);
             logger.SecretAdopted(ns, SecretName, Markers.DockerCfgType);
+            await events.NormalAsync(ns, "Secret", SecretName, "Adopted",
+                $"Replaced the unmanaged {Markers.DockerCfgType} secret with a managed {Markers.DockerConfigJsonType} one (AdoptUnmanagedSecrets=true).", cancellationToken);
             return true;
         }
 
@@ -153,13 +212,18 @@ internal sealed class NamespaceReconciler(
         var updated = await WriteSecretAsync(ns, () => client.CoreV1.PatchNamespacedSecretAsync(
             new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), SecretName, ns, cancellationToken: cancellationToken), cancellationToken);
         state.Secrets.Upsert(updated);
-        if (secret.Managed)
-        {
-            logger.SecretUpdated(ns, SecretName, content.Expiry);
-        }
-        else
+        if (!secret.Managed)
         {
             logger.SecretAdopted(ns, SecretName, secret.Type ?? "");
+            await events.NormalAsync(ns, "Secret", SecretName, "Adopted", "Took over the unmanaged secret and updated it in place.", cancellationToken);
+            return true;
+        }
+
+        logger.SecretUpdated(ns, SecretName, content.Expiry);
+        if (secret.Expiry == content.Expiry)
+        {
+            // Not a rotation (those record no Event): someone changed the data.
+            await events.NormalAsync(ns, "Secret", SecretName, "Updated", "Restored the pull secret's data to the current token.", cancellationToken);
         }
 
         return true;
@@ -304,6 +368,8 @@ internal sealed class NamespaceReconciler(
                     new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
                 state.ServiceAccounts.Upsert(written);
                 logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Action, SecretName);
+                await events.NormalAsync(sa.Namespace, "ServiceAccount", sa.Name, "PullSecretChanged",
+                    $"{char.ToUpperInvariant(change.Action[0])}{change.Action[1..]} image pull secret {SecretName}; other entries kept.", cancellationToken);
                 return;
             }
             catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound))

@@ -24,6 +24,8 @@ internal sealed class PullSecretController(
     NamespaceReconciler reconciler,
     TokenRefresher tokens,
     InformerSettings informerSettings,
+    DaemonMetrics metrics,
+    EventRecorder events,
     IOptions<EcrDaemonOptions> options,
     TimeProvider time,
     ILoggerFactory loggers) : BackgroundService
@@ -34,6 +36,9 @@ internal sealed class PullSecretController(
     /// <summary>True once every informer has listed once.</summary>
     public bool Synced => _synced;
 
+    /// <summary>The informers, once started (for liveness).</summary>
+    public IReadOnlyList<IInformerStatus> Informers { get; private set; } = [];
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -43,20 +48,22 @@ internal sealed class PullSecretController(
             async (limit, next, ct) => Page(await client.CoreV1.ListNamespaceAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
             (rv, timeout, onError, ct) => client.CoreV1.WatchListNamespaceAsync(
                 allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-            state.Namespaces, informerSettings, time, informerLogger);
+            state.Namespaces, informerSettings, time, metrics, informerLogger);
         var serviceAccounts = new Informer<V1ServiceAccount>("serviceaccounts",
             async (limit, next, ct) => Page(await client.CoreV1.ListServiceAccountForAllNamespacesAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
             (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceAccountForAllNamespacesAsync(
                 allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-            state.ServiceAccounts, informerSettings, time, informerLogger);
+            state.ServiceAccounts, informerSettings, time, metrics, informerLogger);
         var secrets = new Informer<V1Secret>("secrets",
             async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
                 fieldSelector: secretField, limit: limit, continueParameter: next, cancellationToken: ct)),
             (rv, timeout, onError, ct) => client.CoreV1.WatchListSecretForAllNamespacesAsync(
                 allowWatchBookmarks: true, fieldSelector: secretField, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-            state.Secrets, informerSettings, time, informerLogger);
+            state.Secrets, informerSettings, time, metrics, informerLogger);
 
+        Informers = [namespaces, serviceAccounts, secrets];
         tokens.Changed += _ => EnqueueOptedIn();
+        tokens.FailureStarted += failure => _ = WarnTokenFailureAsync(failure, settings.SecretName, stoppingToken);
         var running = new List<Task>
         {
             namespaces.RunAsync(stoppingToken),
@@ -77,6 +84,16 @@ internal sealed class PullSecretController(
             (ns, e, delay) => _logger.ReconcileRetrying(ns, e is RetryLaterException ? e.Message : ApiErrors.Describe(e), delay), stoppingToken));
         running.Add(ResyncAsync(settings.ResyncInterval, stoppingToken));
         await Task.WhenAll(running);
+    }
+
+    /// <summary>A Warning Event on each opted-in namespace's secret (the recorder's rate limit applies): its token could not be refreshed.</summary>
+    private async Task WarnTokenFailureAsync(string failure, string secretName, CancellationToken stoppingToken)
+    {
+        var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {tokens.Current?.Expiry ?? "(none held)"}.";
+        foreach (var ns in state.OptedIn().ToList())
+        {
+            await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken);
+        }
     }
 
     private async Task ResyncAsync(TimeSpan interval, CancellationToken stoppingToken)

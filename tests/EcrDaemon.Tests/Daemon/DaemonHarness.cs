@@ -13,6 +13,8 @@ using EcrDaemon.TestCluster.Api;
 using EcrDaemon.TestCluster.Hooks;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Support;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Configuration;
@@ -105,7 +107,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
         var all = Settings(settings);
         all["Logging:LogLevel:Default"] = "Trace"; // every line, so that the tests can also check that none leaks a secret
         _stop = new CancellationTokenSource();
-        _run = Task.Run(() => CommandDispatcher.RunAsync(["run"], TextWriter.Null, Stderr, builder =>
+        _run = Task.Run(() => CommandDispatcher.RunAsync(["run", "--urls=http://127.0.0.1:0"], TextWriter.Null, Stderr, builder =>
         {
             builder.Configuration.AddInMemoryCollection(all);
             builder.Logging.ClearProviders();
@@ -210,7 +212,11 @@ internal sealed class DaemonHarness : IAsyncDisposable
     /// <summary>The daemon's requests since <paramref name="mark"/>.</summary>
     public IReadOnlyList<RequestRecord> DaemonRequests(long mark) => [.. Requests.Since(mark).Where(r => r.Identity == Identity)];
 
-    public IReadOnlyList<RequestRecord> DaemonWrites(long mark) => [.. DaemonRequests(mark).Where(r => r.IsWrite)];
+    /// <summary>The daemon's writes since <paramref name="mark"/>, Events excluded (they are rate-limited, and counted apart).</summary>
+    public IReadOnlyList<RequestRecord> DaemonWrites(long mark) => [.. DaemonRequests(mark).Where(r => r.IsWrite && r.Resource != "events")];
+
+    /// <summary>The daemon's HTTP endpoint (/metrics, /livez, /readyz).</summary>
+    public Uri HttpEndpoint => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
     public string Describe(IEnumerable<string> namespaces) =>
         string.Join("; ", namespaces.Select(ns => $"{ns}: password={PasswordIn(ns)}, default SA={string.Join(",", PullSecrets(ns) ?? ["(none)"])}"))
