@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Reflection;
+using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Queues;
 using EcrDaemon.Reconciliation;
@@ -57,6 +58,17 @@ internal sealed class DaemonMetrics
         var version = typeof(DaemonMetrics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
         meter.CreateObservableGauge("ecr_daemon_build_info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", version)),
             description: "Always 1; the label carries the version.");
+    }
+
+    /// <summary>Starts a registry's counters at 0 for every result and reason, so that rates and alerts see a series before the first failure.</summary>
+    public void RegistryConfigured(string registry)
+    {
+        _refreshes.Add(0, Registry(registry), new("result", "success"));
+        _refreshes.Add(0, Registry(registry), new("result", "failure"));
+        foreach (var reason in Enum.GetValues<EcrFailureReason>())
+        {
+            _refreshFailures.Add(0, Registry(registry), new("reason", reason.ToLabel()));
+        }
     }
 
     public void TokenRefreshed(string registry, DateTimeOffset expiresAt, DateTimeOffset fetchedAt)

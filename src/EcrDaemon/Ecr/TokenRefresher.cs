@@ -55,6 +55,10 @@ internal sealed class TokenRefresher(
         var targets = tokens.Targets();
         var held = new EcrAuthorizationToken?[targets.Count];
         var fetchedAt = new DateTimeOffset[targets.Count];
+        foreach (var target in targets.Where(t => t.AccountId is not null))
+        {
+            metrics.RegistryConfigured(target.ExpectedHost);
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             var results = await tokens.FetchAllAsync(stoppingToken);

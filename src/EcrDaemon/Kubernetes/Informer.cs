@@ -151,8 +151,8 @@ internal sealed class Informer<T>(
 
     /// <param name="Reason">
     /// Why it ended, the <c>reason</c> label of <c>ecr_daemon_watch_restarts_total</c>: <c>closed</c>
-    /// (the server ended it), <c>expired</c> (410), <c>stalled</c> (the watchdog), <c>dropped</c> (a
-    /// broken stream or an ERROR event), <c>error</c> (it could not be opened).
+    /// (the server ended it), <c>expired</c> (410), <c>stalled</c> (the watchdog), <c>dropped</c> (the
+    /// connection broke, or an ERROR event or a bad line arrived), <c>error</c> (the server refused to open it).
     /// </param>
     private sealed record WatchOutcome(string ResourceVersion, bool Gone, bool Healthy, Exception? Error, string Reason);
 
@@ -223,8 +223,8 @@ internal sealed class Informer<T>(
         {
             null => "closed",
             TimeoutException => "stalled",
-            _ when sawEvent || healthy => "dropped",
-            _ => "error",
+            HttpOperationException => "error",
+            _ => "dropped",
         };
         return new WatchOutcome(resourceVersion, gone, healthy, error, reason);
     }

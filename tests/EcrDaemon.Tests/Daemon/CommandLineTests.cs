@@ -69,7 +69,7 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public async Task No_log_line_of_a_daemon_run_holds_the_token_or_the_AWS_secret_key()
+    public async Task No_log_line_or_Event_of_a_daemon_run_holds_the_token_or_the_AWS_secret_key()
     {
         await using var h = await DaemonHarness.StartAsync();
         await h.CreateNamespaceAsync("a", optedIn: true);
@@ -83,7 +83,10 @@ public sealed class CommandLineTests
         await h.WaitInSyncAsync("a");
         await h.StopDaemonAsync();
 
-        var text = h.Logs.AllText;
+        // Every log line, and every Event the daemon recorded (Created, PullSecretChanged, TokenRefreshFailed ...).
+        var events = h.Cluster.Store.InNamespace(TestCluster.Api.ResourceType.Events, "a");
+        Assert.Contains(events, e => e.Node["reason"]!.GetValue<string>() == "TokenRefreshFailed");
+        var text = h.Logs.AllText + string.Join('\n', events.Select(e => e.Node.ToJsonString()));
         Assert.Contains("Created secret a/aws-registry", text, StringComparison.Ordinal);
         foreach (var generation in new[] { 0, 1 })
         {

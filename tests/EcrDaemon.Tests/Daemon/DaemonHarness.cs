@@ -38,7 +38,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
     public const string SecretName = "aws-registry";
     public const string OptInLabel = "ecr-daemon.io/enabled";
 
-    private readonly TaskCompletionSource<IServiceProvider> _services = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<IServiceProvider> _services = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource? _stop;
     private Task<int>? _run;
 
@@ -107,6 +107,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
         var all = Settings(settings);
         all["Logging:LogLevel:Default"] = "Trace"; // every line, so that the tests can also check that none leaks a secret
         _stop = new CancellationTokenSource();
+        var services = _services = new TaskCompletionSource<IServiceProvider>(TaskCreationOptions.RunContinuationsAsynchronously);
         _run = Task.Run(() => CommandDispatcher.RunAsync(["run", "--urls=http://127.0.0.1:0"], TextWriter.Null, Stderr, builder =>
         {
             builder.Configuration.AddInMemoryCollection(all);
@@ -117,7 +118,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
             builder.Services.Replace(ServiceDescriptor.Singleton<IAwsCredentialSource>(
                 new StaticCredentialSource(new BasicAWSCredentials(EcrStandIn.DefaultAccessKeyId, EcrStandIn.DefaultSecretAccessKey))));
             builder.Services.Replace(ServiceDescriptor.Singleton(informers ?? FastInformers));
-            builder.Services.AddHostedService(sp => new ServicesProbe(sp, _services));
+            builder.Services.AddHostedService(sp => new ServicesProbe(sp, services));
         }, _stop.Token));
 
         await Poll.Within(Task.WhenAny(_services.Task, _run), "the daemon's host start");

@@ -172,4 +172,26 @@ public sealed class NamespaceLifecycleTests : IAsyncLifetime
         Assert.DoesNotContain(_h.DaemonWrites(mark), w => w.Namespace is "kube-system" or "leaving");
         Assert.DoesNotContain(_h.Logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning);
     }
+
+    [Fact]
+    public async Task Creating_the_secret_and_patching_a_ServiceAccount_record_Normal_Events_and_Events_false_records_none()
+    {
+        await _h.CreateNamespaceAsync("loud", optedIn: true);
+        await _h.StartDaemonAsync();
+        await _h.WaitInSyncAsync("loud");
+        await Poll.Until(() => _h.Cluster.Store.InNamespace(TestCluster.Api.ResourceType.Events, "loud").Count == 2, () => "not 2 events");
+
+        var events = _h.Cluster.Store.InNamespace(TestCluster.Api.ResourceType.Events, "loud").Select(e => e.Node).ToList();
+        Assert.All(events, e => Assert.Equal("Normal", e["type"]!.GetValue<string>()));
+        Assert.Equal(["Created", "PullSecretChanged"], events.Select(e => e["reason"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+        Assert.Contains(events, e => e["involvedObject"]!["kind"]!.GetValue<string>() == "ServiceAccount" && e["involvedObject"]!["name"]!.GetValue<string>() == "default");
+        await _h.StopDaemonAsync();
+
+        await _h.StartDaemonAsync(new Dictionary<string, string?> { ["EcrDaemon:Events"] = "false" });
+        var mark = _h.Requests.Mark();
+        await _h.CreateNamespaceAsync("quiet", optedIn: true);
+        await _h.WaitInSyncAsync("quiet");
+        await _h.IdleAsync();
+        Assert.Equal(0, _h.Requests.Count(resource: "events", identity: DaemonHarness.Identity, since: mark));
+    }
 }

@@ -40,6 +40,7 @@ public sealed class TokenRotationTests : IAsyncLifetime
         Assert.True(writes.Count == Namespaces && writes.All(w => w is { Verb: "patch", Resource: "secrets" }), DaemonHarness.Summary(writes));
         Assert.Equal(All.Order(StringComparer.Ordinal), writes.Select(w => w.Namespace).Order(StringComparer.Ordinal));
         Assert.Equal(ecrCalls + 1, _h.Ecr.RequestCount);
+        Assert.Equal(0, _h.Requests.Count(verb: "create", resource: "events", identity: DaemonHarness.Identity, since: mark)); // no Event for a routine rotation
         Assert.All(All, ns => Assert.True(_h.InSync(ns, "builder")));
     }
 
