@@ -197,4 +197,22 @@ public sealed class ObservabilityTests : IAsyncLifetime
         Assert.Contains("the work loop is wedged: namespace stuck has been reconciling since", (await Probe("/livez")).Body, StringComparison.Ordinal);
         _h.Cluster.Faults.Clear();
     }
+
+    [Fact]
+    public async Task A_403_records_a_Forbidden_Warning_Event_once_and_counts_the_reason()
+    {
+        await _h.StartDaemonAsync();
+        _h.Cluster.Faults.FailNext(3, 403, verb: "create", resource: "secrets", ns: "denied", identity: DaemonHarness.Identity);
+
+        await _h.CreateNamespaceAsync("denied", optedIn: true);
+        await _h.WaitInSyncAsync("denied"); // the queue retried after the 403s
+
+        var m = await Scrape();
+        Assert.Equal(3, m.Value("ecr_daemon_reconcile_errors_total", ("reason", "forbidden")));
+        var forbidden = _h.Cluster.Store.InNamespace(ResourceType.Events, "denied").Select(e => e.Node)
+            .Where(e => e["reason"]!.GetValue<string>() == "Forbidden").ToList();
+        var warning = Assert.Single(forbidden); // once per streak, not once per retry
+        Assert.Equal("Warning", warning["type"]!.GetValue<string>());
+        Assert.Contains("HTTP 403", warning["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
 }
