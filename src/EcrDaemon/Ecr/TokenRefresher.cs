@@ -27,6 +27,9 @@ internal sealed class TokenRefresher(
     /// <summary>The content every managed secret should hold, or null until every registry has a token.</summary>
     public PullSecretContent? Current => _current;
 
+    /// <summary>The content before <see cref="Current"/>: a secret that still holds it is due a routine rotation, not a repair.</summary>
+    public PullSecretContent? Previous { get; private set; }
+
     /// <summary>Raised (on the refresher's loop) when <see cref="Current"/> changes.</summary>
     public event Action<PullSecretContent>? Changed;
 
@@ -115,6 +118,7 @@ internal sealed class TokenRefresher(
             return;
         }
 
+        Previous = previous;
         _current = content;
         logger.TokensPublished(content.Hosts.Count, content.Expiry, failed);
         Changed?.Invoke(content);

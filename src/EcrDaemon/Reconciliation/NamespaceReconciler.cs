@@ -220,9 +220,10 @@ internal sealed class NamespaceReconciler(
         }
 
         logger.SecretUpdated(ns, SecretName, content.Expiry);
-        if (secret.Expiry == content.Expiry)
+        var rotation = secret.DataHash == tokens.Previous?.Hash || secret.Expiry != content.Expiry;
+        if (!rotation)
         {
-            // Not a rotation (those record no Event): someone changed the data.
+            // Routine rotations (the previous token, or an older one after a restart) record no Event; this is a repair.
             await events.NormalAsync(ns, "Secret", SecretName, "Updated", "Restored the pull secret's data to the current token.", cancellationToken);
         }
 

@@ -12,6 +12,7 @@ using Xunit;
 namespace EcrDaemon.Tests.Daemon;
 
 /// <summary>/metrics, /readyz and /livez of the running daemon, after real scenarios, by their exported names.</summary>
+[Collection(MetricsTestGroup.Name)]
 public sealed class ObservabilityTests : IAsyncLifetime
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
