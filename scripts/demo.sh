@@ -62,6 +62,9 @@ kubectl label namespace ns-1 ns-2 ecr-daemon.io/enabled=true >/dev/null
 kubectl -n ns-2 patch serviceaccount default -p '{"imagePullSecrets":[{"name":"team-registry"}]}' >/dev/null
 
 # The daemon: its own ServiceAccount's kubeconfig, and the stand-in's (fake) keys as the seed passed them.
+# It serves /metrics, /livez and /readyz on port 8080 (--check: any free port, so a busy 8080 cannot fail the tests).
+$check && urls="http://127.0.0.1:0" || urls="http://127.0.0.1:8080"
+ASPNETCORE_URLS="$urls" \
 KUBECONFIG="$work/daemon-kubeconfig" \
 AWS_ACCESS_KEY_ID=AKIASTANDIN0EXAMPLE1 AWS_SECRET_ACCESS_KEY=standin-secret-key-do-not-print-0123456789 \
 AWS_REGION=us-west-2 AWS_EC2_METADATA_DISABLED=true \
@@ -98,6 +101,7 @@ EcrDaemon is running against a local test cluster and an ECR stand-in. In anothe
   kubectl get sa default -n demo -o yaml
   kubectl delete secret aws-registry -n demo               # repaired at once
   kubectl label ns demo ecr-daemon.io/enabled-             # opt out: our secret and entry removed
+  curl -s localhost:8080/metrics | grep ^ecr_daemon        # the metrics; also /readyz and /livez
 
 The daemon's log follows. Ctrl-C stops everything.
 
