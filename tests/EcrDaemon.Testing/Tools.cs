@@ -136,3 +136,16 @@ public sealed class ToolFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A theory that needs real tools: skipped locally with the reason when one is missing, a failure under CI=true.</summary>
+public sealed class ToolTheoryAttribute : TheoryAttribute
+{
+    public ToolTheoryAttribute(params string[] tools)
+    {
+        var missing = tools.Where(t => Tools.Find(t) is null).ToArray();
+        if (missing.Length > 0 && !Tools.IsCi)
+        {
+            Skip = $"needs {string.Join(", ", missing)}: run 'bash scripts/tools.sh' (under CI=true this is a failure)";
+        }
+    }
+}
