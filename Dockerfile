@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# The EcrDaemon image. Build from the repository root:
+#   docker build -t ecr-daemon .
+# The image is not built in CI (no container engine there); instead the test suite runs
+# scripts/publish.sh, the same publish command as below, and runs the published daemon
+# (tests/EcrDaemon.Tests/Commands/PublishedOutputTests.cs).
+
+# ---- build: the .NET 10 SDK. global.json asks for 10.0.400 with latestPatch, i.e. the 4xx feature
+# band; the 10.0 tag carries the newest band, so a later band would need global.json updated. ----
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# Restore first, from only the files that decide the packages, so that this layer (the NuGet
+# download) stays cached until a package version or the project file changes, not on every
+# source edit. .editorconfig is here because the build enforces code style from it.
+COPY Directory.Build.props Directory.Packages.props global.json .editorconfig ./
+COPY src/EcrDaemon/EcrDaemon.csproj src/EcrDaemon/
+RUN dotnet restore src/EcrDaemon/EcrDaemon.csproj
+
+# Then the sources, and the one publish command CI also runs (framework-dependent, with the
+# EcrDaemon apphost). Its restore is a no-op: the layer above did it.
+COPY scripts/publish.sh scripts/
+COPY src/ src/
+RUN bash scripts/publish.sh /app
+
+# ---- runtime: chiseled Ubuntu with the ASP.NET Core runtime (the daemon serves /metrics,
+# /livez and /readyz with ASP.NET Core). Chiseled images hold only the runtime's own
+# dependencies: no shell, no package manager, far fewer packages to patch and scan. ----
+FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled
+WORKDIR /app
+# Root-owned and read-only to the daemon's user; the Deployment also sets readOnlyRootFilesystem.
+COPY --from=build /app ./
+
+# Not root, and numeric so that Kubernetes' runAsNonRoot can verify it without /etc/passwd: the
+# base image's own "app" user (uid and gid 1654), which is also the Helm chart's runAsUser/runAsGroup.
+USER 1654:1654
+# /metrics, /livez and /readyz. The base image and the daemon both default to 8080; set here so
+# that the image says so itself rather than relying on either default.
+ENV ASPNETCORE_HTTP_PORTS=8080
+EXPOSE 8080
+# The base image also sets DOTNET_RUNNING_IN_CONTAINER=true, so logs are JSON lines on stderr.
+
+# Exec form only: there is no shell in the image, and the daemon is PID 1, so it gets SIGTERM
+# itself and exits 0 after a graceful stop. `run` is the default command; override the command
+# for the others, e.g. `kubectl exec ... -- /app/EcrDaemon check`.
+ENTRYPOINT ["/app/EcrDaemon"]
+CMD ["run"]
