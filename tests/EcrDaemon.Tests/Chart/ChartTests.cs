@@ -18,8 +18,8 @@ public sealed class ChartTests
         await File.WriteAllTextAsync(values, HelmChart.AllFeatures);
         try
         {
-            var defaults = await Tools.RunAsync(Tools.Require("helm"), ["lint", "--strict", HelmChart.Directory]);
-            var all = await Tools.RunAsync(Tools.Require("helm"), ["lint", "--strict", HelmChart.Directory, "-f", values]);
+            var defaults = await Tools.RunAsync(Tools.Require("helm"), ["lint", "--strict", HelmChart.ChartDirectory]);
+            var all = await Tools.RunAsync(Tools.Require("helm"), ["lint", "--strict", HelmChart.ChartDirectory, "-f", values]);
 
             Assert.True(defaults.ExitCode == 0, defaults.ToString());
             Assert.True(all.ExitCode == 0, all.ToString());
@@ -39,6 +39,7 @@ public sealed class ChartTests
         Assert.Equal(["V1ClusterRole", "V1ClusterRoleBinding", "V1Deployment", "V1Service", "V1ServiceAccount"],
             defaults.Select(o => o.GetType().Name).Order(StringComparer.Ordinal));
         Assert.Contains(all, o => o is V1Secret);
+        Assert.Contains(all, o => o is V1ConfigMap);
     }
 
     [Fact]

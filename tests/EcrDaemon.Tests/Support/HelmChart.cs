@@ -1,0 +1,117 @@
+using EcrDaemon.Testing;
+using k8s;
+using Xunit;
+using YamlDotNet.RepresentationModel;
+
+namespace EcrDaemon.Tests.Support;
+
+/// <summary>
+/// Renders the repository's Helm chart (helm/ecr-daemon) with the real helm: <see cref="TemplateAsync"/>
+/// as release "t" in namespace "default" (the alert and dashboard tests), <see cref="RenderAsync"/>
+/// as release "ecr-daemon" in namespace "ecr-daemon" with a values file (the chart and RBAC tests).
+/// </summary>
+public static class HelmChart
+{
+    public static string ChartDirectory { get; } = Path.Combine(Tools.RepositoryRoot, "helm", "ecr-daemon");
+
+    /// <summary>The objects <c>helm template t helm/ecr-daemon [arguments]</c> renders, one mapping per YAML document.</summary>
+    public static async Task<IReadOnlyList<YamlMappingNode>> TemplateAsync(params string[] arguments)
+    {
+        var result = await Tools.RunAsync(Tools.Require("helm"), ["template", "t", ChartDirectory, .. arguments]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var stream = new YamlStream();
+        stream.Load(new StringReader(result.StandardOutput));
+        return [.. stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>()];
+    }
+
+    /// <summary>The rendered objects of one kind.</summary>
+    public static IEnumerable<YamlMappingNode> OfKind(this IEnumerable<YamlMappingNode> objects, string kind) =>
+        objects.Where(o => o.Scalar("kind") == kind);
+
+    /// <summary>The scalar at a path of mapping keys, or null when there is none.</summary>
+    public static string? Scalar(this YamlNode node, params string[] path) => (node.At(path) as YamlScalarNode)?.Value;
+
+    /// <summary>The node at a path of mapping keys, or null when there is none.</summary>
+    public static YamlNode? At(this YamlNode node, params string[] path)
+    {
+        YamlNode? current = node;
+        foreach (var key in path)
+        {
+            if (current is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode(key), out current))
+            {
+                return null;
+            }
+        }
+
+        return current;
+    }
+
+    /// <summary>A node written as a YAML document of its own.</summary>
+    public static string ToYaml(this YamlNode node)
+    {
+        using var writer = new StringWriter();
+        new YamlStream(new YamlDocument(node)).Save(writer, assignAnchors: false);
+        return writer.ToString();
+    }
+
+    /// <summary>Every optional feature on.</summary>
+    public const string AllFeatures = """
+        serviceAccount:
+          annotations:
+            eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/ecr-daemon
+        registries:
+          - region: us-west-2
+            accountId: "111111111111"
+          - region: eu-central-1
+            accountId: "333333333333"
+            roleArn: arn:aws:iam::333333333333:role/ecr-pull
+            externalId: my-cluster
+        aws:
+          region: us-west-2
+          staticCredentials:
+            create: true
+            accessKeyId: AKIAEXAMPLE
+            secretAccessKey: example-secret
+        service:
+          prometheusAnnotations: true
+        serviceMonitor:
+          enabled: true
+          labels: { release: prometheus }
+        prometheusRule:
+          enabled: true
+        grafanaDashboard:
+          enabled: true
+        """;
+
+    /// <summary>Runs helm template with a values file (YAML text); returns the result, failed or not.</summary>
+    public static async Task<ProcessResult> TryRenderAsync(string valuesYaml = "", params string[] extraArguments)
+    {
+        var values = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(values, valuesYaml);
+            return await Tools.RunAsync(Tools.Require("helm"),
+                ["template", "ecr-daemon", ChartDirectory, "--namespace", "ecr-daemon", "-f", values, .. extraArguments]);
+        }
+        finally
+        {
+            File.Delete(values);
+        }
+    }
+
+    public static async Task<string> RenderAsync(string valuesYaml = "", params string[] extraArguments)
+    {
+        var result = await TryRenderAsync(valuesYaml, extraArguments);
+        return result.ExitCode == 0 ? result.StandardOutput : throw new InvalidOperationException($"helm template failed: {result}");
+    }
+
+    /// <summary>The rendered documents that KubernetesClient has models for, deserialized strictly (an unknown field throws).</summary>
+    public static List<object> LoadStrict(string rendered)
+    {
+        var builtIn = Documents(rendered).Where(d => !d.Contains("apiVersion: monitoring.coreos.com/", StringComparison.Ordinal));
+        return KubernetesYaml.LoadAllFromString(string.Join("\n---\n", builtIn), strict: true);
+    }
+
+    public static IEnumerable<string> Documents(string rendered) =>
+        rendered.Split("\n---", StringSplitOptions.RemoveEmptyEntries).Where(d => d.Contains("kind:", StringComparison.Ordinal));
+}
