@@ -27,6 +27,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- end -}}
 
+{{/* Leader election is on when asked for, and always with more than one replica. */}}
+{{- define "ecr-daemon.leaderElection" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) -}}true{{- end -}}
+{{- end -}}
+
+{{/* A duration like 15s as a .NET TimeSpan (00:00:15). */}}
+{{- define "ecr-daemon.timespan" -}}
+{{- $s := int (trimSuffix "s" .) -}}
+{{- printf "%02d:%02d:%02d" (div $s 3600) (mod (div $s 60) 60) (mod $s 60) -}}
+{{- end -}}
+
 {{/* The Secret holding AWS keys, if any: the chart's own, or an existing one. */}}
 {{- define "ecr-daemon.awsSecretName" -}}
 {{- if .Values.aws.existingSecret -}}
@@ -74,6 +85,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   value: {{ . | toString | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- if include "ecr-daemon.leaderElection" . }}
+- name: EcrDaemon__LeaderElection__Enabled
+  value: "true"
+- name: EcrDaemon__LeaderElection__LeaseName
+  value: {{ .Values.leaderElection.leaseName | quote }}
+- name: EcrDaemon__LeaderElection__LeaseDuration
+  value: {{ include "ecr-daemon.timespan" .Values.leaderElection.leaseDuration | quote }}
+- name: EcrDaemon__LeaderElection__RenewDeadline
+  value: {{ include "ecr-daemon.timespan" .Values.leaderElection.renewDeadline | quote }}
+- name: EcrDaemon__LeaderElection__RetryPeriod
+  value: {{ include "ecr-daemon.timespan" .Values.leaderElection.retryPeriod | quote }}
 {{- end }}
 {{- with .Values.aws.region }}
 - name: AWS_REGION

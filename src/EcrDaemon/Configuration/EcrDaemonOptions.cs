@@ -68,6 +68,8 @@ internal sealed class EcrDaemonOptions
 
     public EcrOptions Ecr { get; set; } = new();
 
+    public LeaderElectionOptions LeaderElection { get; set; } = new();
+
     public static readonly IReadOnlyList<string> DefaultServiceAccounts = ["default"];
 
     public static readonly IReadOnlyList<string> DefaultExcludedNamespaces = ["kube-system", "kube-public", "kube-node-lease"];

@@ -101,6 +101,17 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
             errors.Add($"{Section}:LivenessTimeout must be at least 1 second (it is {options.LivenessTimeout})");
         }
 
+        var election = options.LeaderElection;
+        if (election.Enabled && !(election.RetryPeriod > TimeSpan.Zero && election.RenewDeadline > election.RetryPeriod && election.LeaseDuration > election.RenewDeadline))
+        {
+            errors.Add($"{Section}:LeaderElection needs LeaseDuration > RenewDeadline > RetryPeriod > 0 (they are {election.LeaseDuration}, {election.RenewDeadline}, {election.RetryPeriod})");
+        }
+
+        if (election.Enabled && (string.IsNullOrWhiteSpace(election.LeaseName) || !SubdomainPattern().IsMatch(election.LeaseName)))
+        {
+            errors.Add($"{Section}:LeaderElection:LeaseName '{election.LeaseName}' is not a valid Lease name");
+        }
+
         if (options.ResyncInterval < TimeSpan.FromSeconds(1))
         {
             errors.Add($"{Section}:ResyncInterval must be at least 1 second (it is {options.ResyncInterval})");

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Reflection;
 using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
+using EcrDaemon.LeaderElection;
 using EcrDaemon.Queues;
 using EcrDaemon.Reconciliation;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,7 +55,8 @@ internal sealed class DaemonMetrics
             description: "Namespaces where a same-named secret the daemon does not own blocks it.");
         meter.CreateObservableGauge("ecr_daemon_workqueue_depth", () => services.GetRequiredService<WorkQueue>().Depth,
             description: "Namespaces waiting to be reconciled.");
-        meter.CreateObservableGauge("ecr_daemon_leader", () => 1, description: "1 on the replica that writes (always 1 while leader election is off).");
+        meter.CreateObservableGauge("ecr_daemon_leader", () => services.GetRequiredService<Leadership>().IsLeader ? 1 : 0,
+            description: "1 on the replica that holds the Lease and writes (always 1 while leader election is off).");
         var version = typeof(DaemonMetrics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
         meter.CreateObservableGauge("ecr_daemon_build_info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", version)),
             description: "Always 1; the label carries the version.");

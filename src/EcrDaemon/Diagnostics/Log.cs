@@ -102,6 +102,22 @@ internal static partial class Log
     [LoggerMessage(EventId = 3009, Level = LogLevel.Debug, Message = "Namespace {Namespace} is being deleted; skipped")]
     public static partial void NamespaceGoingAway(this ILogger logger, string @namespace);
 
+    // 4xxx: leader election.
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "This replica ({Identity}) leads and writes")]
+    public static partial void BecameLeader(this ILogger logger, string identity);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "This replica ({Identity}) lost leadership; writes in flight are cancelled")]
+    public static partial void LostLeadership(this ILogger logger, string identity);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "The leader is {Leader} (Lease {Namespace}/{Lease})")]
+    public static partial void NewLeader(this ILogger logger, string leader, string @namespace, string lease);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Leader election: {Failure}")]
+    public static partial void LeaderElectionError(this ILogger logger, string failure);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Released the Lease {Lease}, so another replica can take over at once")]
+    public static partial void LeaseReleased(this ILogger logger, string lease);
+
     // 9xxx: the process.
     [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "{Service} failed; the daemon stops with exit code 1")]
     public static partial void ServiceFailed(this ILogger logger, Exception exception, string service);

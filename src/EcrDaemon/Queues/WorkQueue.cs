@@ -120,6 +120,12 @@ internal sealed class WorkQueue(TimeProvider time)
                 {
                     failure = e;
                 }
+                catch (OperationCanceledException)
+                {
+                    // Stopped mid-run (shutdown, or leadership lost): the key runs again in the next run.
+                    Requeue(key);
+                    throw;
+                }
 
                 Done(key, failure, onRetry, cancellationToken);
             }
@@ -128,6 +134,18 @@ internal sealed class WorkQueue(TimeProvider time)
         {
             // Stopping.
         }
+    }
+
+    private void Requeue(string key)
+    {
+        lock (_lock)
+        {
+            // Not in the channel either way: an Add during the run only marked it dirty.
+            _processing.Remove(key);
+            _dirty.Add(key);
+        }
+
+        _ready.Writer.TryWrite(key);
     }
 
     private void Done(string key, Exception? failure, Action<string, Exception, TimeSpan> onRetry, CancellationToken cancellationToken)

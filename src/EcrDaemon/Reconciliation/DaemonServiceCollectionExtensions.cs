@@ -1,6 +1,7 @@
 using EcrDaemon.Diagnostics;
 using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
+using EcrDaemon.LeaderElection;
 using EcrDaemon.Queues;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,6 +28,9 @@ internal static class DaemonServiceCollectionExtensions
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(DaemonMetrics.MeterName)
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+        // Hosted services stop in reverse order: Leadership stops last, releasing the Lease after the writers stopped.
+        services.TryAddSingleton<Leadership>();
+        services.AddHostedService(sp => sp.GetRequiredService<Leadership>());
         services.AddHostedService(sp => sp.GetRequiredService<TokenRefresher>());
         services.AddHostedService(sp => sp.GetRequiredService<PullSecretController>());
         return services;

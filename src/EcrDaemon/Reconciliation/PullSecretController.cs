@@ -2,6 +2,7 @@ using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
 using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
+using EcrDaemon.LeaderElection;
 using EcrDaemon.Queues;
 using k8s;
 using k8s.Models;
@@ -26,6 +27,7 @@ internal sealed class PullSecretController(
     InformerSettings informerSettings,
     DaemonMetrics metrics,
     EventRecorder events,
+    Leadership leadership,
     IOptions<EcrDaemonOptions> options,
     TimeProvider time,
     ILoggerFactory loggers) : BackgroundService
@@ -78,17 +80,45 @@ internal sealed class PullSecretController(
             _logger.InformersSynced(state.Namespaces.Count, state.OptedIn().Count(), state.ServiceAccounts.Count, state.Secrets.Count);
         }
 
-        EnqueueAll();
-
-        running.Add(queue.RunAsync(settings.Concurrency, reconciler.ReconcileAsync,
-            (ns, e, delay) => _logger.ReconcileRetrying(ns, e is RetryLaterException ? e.Message : ApiErrors.Describe(e), delay), stoppingToken));
-        running.Add(ResyncAsync(settings.ResyncInterval, stoppingToken));
+        running.Add(WriteWhileLeadingAsync(settings, stoppingToken));
         await Task.WhenAll(running);
+    }
+
+    /// <summary>
+    /// Only the leader writes: each term of leadership runs the workers and the resync until it
+    /// ends. Followers keep their informers (and the queue's keys) warm, so a new leader starts at once.
+    /// </summary>
+    private async Task WriteWhileLeadingAsync(EcrDaemonOptions settings, CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            CancellationToken term;
+            try
+            {
+                term = await leadership.WaitForTermAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            using var leading = CancellationTokenSource.CreateLinkedTokenSource(term, stoppingToken);
+            EnqueueAll();
+            await Task.WhenAll(
+                queue.RunAsync(settings.Concurrency, reconciler.ReconcileAsync,
+                    (ns, e, delay) => _logger.ReconcileRetrying(ns, e is RetryLaterException ? e.Message : ApiErrors.Describe(e), delay), leading.Token),
+                ResyncAsync(settings.ResyncInterval, leading.Token));
+        }
     }
 
     /// <summary>A Warning Event on each opted-in namespace's secret (the recorder's rate limit applies): its token could not be refreshed.</summary>
     private async Task WarnTokenFailureAsync(string failure, string secretName, CancellationToken stoppingToken)
     {
+        if (!leadership.IsLeader)
+        {
+            return; // the leader records it
+        }
+
         var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {tokens.Current?.Expiry ?? "(none held)"}.";
         foreach (var ns in state.OptedIn().ToList())
         {

@@ -19,9 +19,8 @@ public sealed partial class AlertRulesTests : IDisposable
 
     private static readonly string[] Enabled = ["--set", "prometheusRule.enabled=true"];
 
-    // The values schema allows one replica until the daemon has leader election; the no-leader rule
-    // is rendered only with more, so its test renders past the schema.
-    private static readonly string[] SeveralReplicas = [.. Enabled, "--set", "replicaCount=2", "--skip-schema-validation"];
+    // The no-leader rule is rendered only with more than one replica.
+    private static readonly string[] SeveralReplicas = [.. Enabled, "--set", "replicaCount=2"];
 
     private static readonly string[] Severities = ["critical", "warning", "info"];
 
