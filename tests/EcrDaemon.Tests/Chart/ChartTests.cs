@@ -40,6 +40,9 @@ public sealed class ChartTests
             defaults.Select(o => o.GetType().Name).Order(StringComparer.Ordinal));
         Assert.Contains(all, o => o is V1Secret);
         Assert.Contains(all, o => o is V1ConfigMap);
+        Assert.Contains(all, o => o is V1Role);
+        Assert.Contains(all, o => o is V1RoleBinding);
+        Assert.Contains(all, o => o is V1PodDisruptionBudget);
     }
 
     [Fact]

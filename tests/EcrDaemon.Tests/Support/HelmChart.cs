@@ -56,6 +56,7 @@ public static class HelmChart
 
     /// <summary>Every optional feature on.</summary>
     public const string AllFeatures = """
+        replicaCount: 2
         serviceAccount:
           annotations:
             eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/ecr-daemon
