@@ -45,17 +45,8 @@ public sealed class ChartRbacProofTests
         await h.IdleAsync();
         Assert.Equal(0, await h.StopDaemonAsync());
 
-        var kubeconfig = Path.GetTempFileName();
-        try
-        {
-            h.Cluster.WriteKubeconfig(kubeconfig, h.Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
-            var cleanup = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = kubeconfig }, "cleanup");
-            Assert.True(cleanup.ExitCode == 0, cleanup.ToString());
-        }
-        finally
-        {
-            File.Delete(kubeconfig);
-        }
+        var cleanup = await h.RunProgramAsync("cleanup");       // cleanup, as the same identity
+        Assert.True(cleanup.ExitCode == 0, cleanup.ToString());
 
         var daemon = h.Requests.All.Where(r => r.Identity == DaemonHarness.Identity).ToList();
         Assert.Contains(daemon, r => r is { Verb: "create", Resource: "secrets" });

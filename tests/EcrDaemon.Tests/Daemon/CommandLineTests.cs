@@ -46,26 +46,17 @@ public sealed class CommandLineTests
         await h.WaitInSyncAsync("a", "b");
         Assert.Equal(0, await h.StopDaemonAsync());
 
-        var kubeconfig = Path.GetTempFileName();
-        try
-        {
-            h.Cluster.WriteKubeconfig(kubeconfig, h.Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
-            var result = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = kubeconfig }, "cleanup");
+        var result = await h.RunProgramAsync("cleanup");
 
-            Assert.True(result.ExitCode == 0, result.ToString());
-            Assert.Contains("deleted secret a/aws-registry", result.StandardOutput, StringComparison.Ordinal);
-            Assert.Contains("removed aws-registry from serviceaccount b/default", result.StandardOutput, StringComparison.Ordinal);
-            Assert.Contains("cleanup: removed 4, failed 0", result.StandardOutput, StringComparison.Ordinal);
-            Assert.Null(h.Secret("a"));
-            Assert.Null(h.Secret("b"));
-            Assert.NotNull(h.Secret("theirs"));
-            Assert.Empty(h.PullSecrets("a")!);
-            Assert.Equal(["team-registry"], h.PullSecrets("b")!);
-        }
-        finally
-        {
-            File.Delete(kubeconfig);
-        }
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("deleted secret a/aws-registry", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("removed aws-registry from serviceaccount b/default", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("cleanup: removed 4, failed 0", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Null(h.Secret("a"));
+        Assert.Null(h.Secret("b"));
+        Assert.NotNull(h.Secret("theirs"));
+        Assert.Empty(h.PullSecrets("a")!);
+        Assert.Equal(["team-registry"], h.PullSecrets("b")!);
     }
 
     [Fact]

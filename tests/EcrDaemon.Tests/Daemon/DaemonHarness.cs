@@ -159,6 +159,21 @@ internal sealed class DaemonHarness : IAsyncDisposable
         return code;
     }
 
+    /// <summary>Runs the built program (<c>dotnet EcrDaemon.dll COMMAND</c>) as the ecr-daemon ServiceAccount against this cluster.</summary>
+    public async Task<ProcessResult> RunProgramAsync(string command)
+    {
+        var kubeconfig = Path.GetTempFileName();
+        try
+        {
+            Cluster.WriteKubeconfig(kubeconfig, Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
+            return await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = Ecr.Region, ["KUBECONFIG"] = kubeconfig }, command);
+        }
+        finally
+        {
+            File.Delete(kubeconfig);
+        }
+    }
+
     /// <summary>Waits until the daemon has nothing queued or running.</summary>
     public Task IdleAsync() => Poll.Until(() => Queue.Idle, () => $"queue depth {Queue.Depth}");
 
