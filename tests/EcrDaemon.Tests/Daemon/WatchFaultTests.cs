@@ -1,0 +1,56 @@
+using EcrDaemon.TestCluster.Api;
+using EcrDaemon.TestCluster.Hooks;
+using EcrDaemon.Testing;
+using k8s;
+using Xunit;
+
+namespace EcrDaemon.Tests.Daemon;
+
+/// <summary>Broken watch streams and an API server outage: the daemon recovers on its own, without a restart.</summary>
+public sealed class WatchFaultTests : IAsyncLifetime
+{
+    private DaemonHarness _h = null!;
+
+    public async Task InitializeAsync()
+    {
+        _h = await DaemonHarness.StartAsync();
+        await _h.CreateNamespaceAsync("before", optedIn: true);
+        await _h.StartDaemonAsync();
+        await _h.WaitInSyncAsync("before");
+        await Poll.Until(() => _h.Cluster.Store.WatcherCount == 3, () => $"{_h.Cluster.Store.WatcherCount} watchers");
+    }
+
+    public async Task DisposeAsync() => await _h.DisposeAsync();
+
+    [Theory]
+    [InlineData(WatchBreak.ResetMidEvent)]
+    [InlineData(WatchBreak.BadJson)]
+    public async Task A_broken_watch_event_is_survived_and_later_changes_still_arrive(WatchBreak kind)
+    {
+        _h.Cluster.Faults.BreakWatchEvents(kind, count: 3);
+
+        await _h.CreateNamespaceAsync("during", optedIn: true); // its events are the broken ones
+        await _h.CreateNamespaceAsync("after", optedIn: true);
+
+        await _h.WaitInSyncAsync("during", "after");
+        Assert.Equal(0, _h.Cluster.Faults.Pending);
+        _h.AssertRunning();
+    }
+
+    [Fact]
+    public async Task After_the_API_server_is_down_for_a_while_the_daemon_catches_up_with_what_changed()
+    {
+        var failuresBefore = _h.Logs.Entries.Count(e => e.EventId.Id == 2003);
+        _h.Cluster.SetDown(true);
+        await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == 2003) >= failuresBefore + 6,
+            () => "the informers did not keep retrying during the outage");
+
+        // Meanwhile, inside the server (its API refuses everyone): a namespace opts in, and our secret is deleted.
+        _h.Cluster.Operations.CreateNamespace("during", new Dictionary<string, string> { [DaemonHarness.OptInLabel] = "true" });
+        _h.Cluster.Operations.Delete(ResourceType.Secrets, "before", DaemonHarness.SecretName, null);
+        _h.Cluster.SetDown(false);
+
+        await _h.WaitInSyncAsync("before", "during");
+        _h.AssertRunning();
+    }
+}
