@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Threading.RateLimiting;
 using EcrDaemon.Diagnostics;
 
@@ -7,8 +8,8 @@ namespace EcrDaemon.Kubernetes;
 /// <summary>
 /// Sits under KubernetesClient: counts every request (verb, resource, status code) in
 /// <c>ecr_daemon_kubernetes_requests_total</c>, and applies the client-side rate limit
-/// (<c>KubernetesQps</c>, <c>KubernetesBurst</c>) and a per-request timeout to every request
-/// except watches. Watches are long-lived streams; the informer's own watchdog looks after them.
+/// (<c>KubernetesQps</c>, <c>KubernetesBurst</c>), a per-request timeout and the retry of a 429
+/// after its Retry-After to every request except watches. Watches are long-lived streams; the informer's own watchdog looks after them.
 /// </summary>
 internal sealed class ApiRequestHandler : DelegatingHandler
 {
@@ -37,18 +38,54 @@ internal sealed class ApiRequestHandler : DelegatingHandler
         }
     }
 
+    /// <summary>A 429 is retried this many times, each after its Retry-After (at most <see cref="MaxRetryAfter"/>).</summary>
+    public const int MaxThrottledRetries = 5;
+
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(30);
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (IsWatch(request.RequestUri))
+        {
+            return await CountedAsync(request, () => base.SendAsync(request, cancellationToken));
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            var response = await CountedAsync(request, () => SendOnceAsync(request, cancellationToken));
+            if (response.StatusCode != HttpStatusCode.TooManyRequests || attempt > MaxThrottledRetries)
+            {
+                return response;
+            }
+
+            // API priority and fairness said "not now": wait as long as it asks, then send the same request again
+            // (KubernetesClient's bodies are buffered, so they can be sent twice).
+            var delay = RetryAfter(response);
+            response.Dispose();
+            await Task.Delay(delay, cancellationToken);
+        }
+    }
+
+    internal static TimeSpan RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        var delay = header?.Delta ?? (header?.Date is { } date ? date - DateTimeOffset.UtcNow : TimeSpan.FromSeconds(1));
+        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > MaxRetryAfter ? MaxRetryAfter : delay;
+    }
+
+    /// <summary>One attempt, counted by verb, resource and status code (or error/timeout).</summary>
+    private async Task<HttpResponseMessage> CountedAsync(HttpRequestMessage request, Func<Task<HttpResponseMessage>> send)
     {
         if (_metrics is null)
         {
-            return await SendLimitedAsync(request, cancellationToken);
+            return await send();
         }
 
         var (verb, resource) = Describe(request);
         var code = "error";
         try
         {
-            var response = await SendLimitedAsync(request, cancellationToken);
+            var response = await send();
             code = ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture);
             return response;
         }
@@ -93,13 +130,8 @@ internal sealed class ApiRequestHandler : DelegatingHandler
         return (verb, resource);
     }
 
-    private async Task<HttpResponseMessage> SendLimitedAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (IsWatch(request.RequestUri))
-        {
-            return await base.SendAsync(request, cancellationToken);
-        }
-
         if (_limiter is not null)
         {
             using var lease = await _limiter.AcquireAsync(1, cancellationToken);
