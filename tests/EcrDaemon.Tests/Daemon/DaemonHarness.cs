@@ -39,6 +39,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
     public const string OptInLabel = "ecr-daemon.io/enabled";
 
     private TaskCompletionSource<IServiceProvider> _services = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _temporaryDirectories = [];
     private CancellationTokenSource? _stop;
     private Task<int>? _run;
 
@@ -159,6 +160,36 @@ internal sealed class DaemonHarness : IAsyncDisposable
         return code;
     }
 
+    /// <summary>
+    /// Starts another replica: the built program (<c>dotnet EcrDaemon.dll run</c>) as a process that
+    /// authenticates as ServiceAccount <paramref name="serviceAccount"/> (in namespace ecr-daemon),
+    /// with POD_NAME <paramref name="podName"/> (its leader-election identity), this harness's
+    /// registry at the stand-in, and <paramref name="settings"/> (keys like EcrDaemon:LeaderElection:Enabled).
+    /// Dispose it to kill it hard (SIGKILL).
+    /// </summary>
+    public BackgroundProcess StartReplicaProcess(string serviceAccount, string podName, IDictionary<string, string?> settings)
+    {
+        var home = Directory.CreateTempSubdirectory("ecrdaemon-replica-").FullName;
+        _temporaryDirectories.Add(home);
+        var kubeconfig = Path.Combine(home, "kubeconfig");
+        Cluster.WriteKubeconfig(kubeconfig, Cluster.ServiceAccountToken("ecr-daemon", serviceAccount), "ecr-daemon");
+        var environment = new Dictionary<string, string?>
+        {
+            ["KUBECONFIG"] = kubeconfig,
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+            ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
+            ["AWS_SECRET_ACCESS_KEY"] = EcrStandIn.DefaultSecretAccessKey,
+            ["POD_NAME"] = podName,
+            ["POD_NAMESPACE"] = "ecr-daemon",
+        };
+        foreach (var (key, value) in Settings(settings))
+        {
+            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        return BackgroundProcess.Start("dotnet", [DaemonProcess.DllPath, "run"], DaemonProcess.ScrubbedEnvironment(home, environment));
+    }
+
     /// <summary>Runs the built program (<c>dotnet EcrDaemon.dll COMMAND</c>) as the ecr-daemon ServiceAccount against this cluster.</summary>
     public async Task<ProcessResult> RunProgramAsync(string command)
     {
@@ -244,6 +275,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopDaemonAsync();
+        _temporaryDirectories.ForEach(d => Directory.Delete(d, recursive: true));
         Admin.Dispose();
         await Ecr.DisposeAsync();
         await Cluster.DisposeAsync();

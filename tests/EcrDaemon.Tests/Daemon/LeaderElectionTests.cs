@@ -79,4 +79,85 @@ public sealed class LeaderElectionTests : IAsyncLifetime
         Assert.True(leadership.IsLeader);
         Assert.Equal(leadership.Identity, Holder());
     }
+
+    /// <summary>The chart's RBAC with leader election on, plus the same bindings for a second ServiceAccount, so that the request log tells the replicas apart.</summary>
+    private static async Task<string> TwoIdentitiesRbacAsync() => await HelmChart.RenderAsync("leaderElection: { enabled: true }") + """
+
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: { name: replica-b }
+        roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ecr-daemon }
+        subjects: [ { kind: ServiceAccount, name: replica-b, namespace: ecr-daemon } ]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: { name: replica-b, namespace: ecr-daemon }
+        roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: ecr-daemon-leader-election }
+        subjects: [ { kind: ServiceAccount, name: replica-b, namespace: ecr-daemon } ]
+        """;
+
+    private const string ReplicaB = "system:serviceaccount:ecr-daemon:replica-b";
+
+    private IReadOnlyList<TestCluster.Hooks.RequestRecord> Writes(string identity, long since) =>
+        [.. _h.Requests.Since(since).Where(r => r.Identity == identity && r.IsWrite && r.Resource is "secrets" or "serviceaccounts")];
+
+    [ToolFact("helm")]
+    public async Task Of_two_replicas_only_the_leader_writes_and_a_hard_killed_leader_is_replaced()
+    {
+        _h.Cluster.LoadRbac(await TwoIdentitiesRbacAsync());
+        var mark = _h.Requests.Mark();
+        using var b = _h.StartReplicaProcess("replica-b", "replica-b", Election);
+        await Poll.Until(() => Holder() == "replica-b" || b.HasExited, () => $"replica-b did not lead; lease holder {Holder()}\n{b}");
+        await _h.StartDaemonAsync(Election);
+        var a = _h.Services.GetRequiredService<Leadership>();
+
+        foreach (var ns in new[] { "one", "two", "three" })
+        {
+            await _h.CreateNamespaceAsync(ns, optedIn: true);
+        }
+
+        await _h.WaitInSyncAsync("one", "two", "three");
+        Assert.False(a.IsLeader);
+        Assert.Empty(Writes(DaemonHarness.Identity, mark));
+        Assert.Equal(6, Writes(ReplicaB, mark).Count); // 3 secrets created, 3 ServiceAccounts patched
+
+        // SIGKILL: no release. The follower takes over once the Lease (4 s) has expired, and converges.
+        b.Dispose();
+        var afterKill = _h.Requests.Mark();
+        await _h.CreateNamespaceAsync("after", optedIn: true);
+        await _h.WaitInSyncAsync("after");
+
+        Assert.True(a.IsLeader);
+        Assert.Equal(a.Identity, Holder());
+        Assert.Equal(2, Writes(DaemonHarness.Identity, afterKill).Count);
+        Assert.Empty(Writes(ReplicaB, afterKill));
+    }
+
+    [ToolFact("helm")]
+    public async Task A_gracefully_stopped_leader_releases_the_Lease_so_the_follower_takes_over_long_before_it_would_expire()
+    {
+        _h.Cluster.LoadRbac(await TwoIdentitiesRbacAsync());
+        var longLease = new Dictionary<string, string?>(Election)
+        {
+            ["EcrDaemon:LeaderElection:LeaseDuration"] = "00:02:00",
+            ["EcrDaemon:LeaderElection:RenewDeadline"] = "00:01:00",
+        };
+        await _h.StartDaemonAsync(longLease);
+        var a = _h.Services.GetRequiredService<Leadership>();
+        await Poll.Until(() => a.IsLeader, () => $"the first replica did not lead; lease holder {Holder()}");
+        using var b = _h.StartReplicaProcess("replica-b", "replica-b", longLease);
+        await Poll.Until(() => b.StandardErrorLines.Any(l => l.Contains("[4003]", StringComparison.Ordinal)) || b.HasExited, () => b.ToString());
+
+        Assert.Equal(0, await _h.StopDaemonAsync());
+
+        // Within the 30 s poll deadline, while the Lease would have held for 2 minutes had it not been released.
+        await Poll.Until(() => Holder() == "replica-b" || b.HasExited, () => $"lease holder {Holder()}\n{b}");
+        var mark = _h.Requests.Mark();
+        await _h.CreateNamespaceAsync("after", optedIn: true);
+        await _h.WaitInSyncAsync("after");
+        Assert.Equal(2, Writes(ReplicaB, mark).Count);
+        await b.TerminateAsync();
+        Assert.Equal(0, await b.WaitForExitAsync());
+    }
 }
