@@ -109,28 +109,36 @@ public sealed class LeaderElectionTests : IAsyncLifetime
         var mark = _h.Requests.Mark();
         using var b = _h.StartReplicaProcess("replica-b", "replica-b", Election);
         await Poll.Until(() => Holder() == "replica-b" || b.HasExited, () => $"replica-b did not lead; lease holder {Holder()}\n{b}");
-        await _h.StartDaemonAsync(Election);
-        var a = _h.Services.GetRequiredService<Leadership>();
-
         foreach (var ns in new[] { "one", "two", "three" })
         {
             await _h.CreateNamespaceAsync(ns, optedIn: true);
         }
 
         await _h.WaitInSyncAsync("one", "two", "three");
+        Assert.Equal(6, Writes(ReplicaB, mark).Count); // 3 secrets created, 3 ServiceAccounts patched
+
+        // Every replica fetches its own token: the follower's has another password, so were it to write, it would rewrite all three.
+        _h.Ecr.Generation = 1;
+        await _h.StartDaemonAsync(Election);
+        var a = _h.Services.GetRequiredService<Leadership>();
+        await Poll.Until(() => _h.Queue.Depth >= 3, () => $"the follower has not queued the namespaces (depth {_h.Queue.Depth})");
         Assert.False(a.IsLeader);
         Assert.Empty(Writes(DaemonHarness.Identity, mark));
-        Assert.Equal(6, Writes(ReplicaB, mark).Count); // 3 secrets created, 3 ServiceAccounts patched
 
         // SIGKILL: no release. The follower takes over once the Lease (4 s) has expired, and converges.
         b.Dispose();
         var afterKill = _h.Requests.Mark();
         await _h.CreateNamespaceAsync("after", optedIn: true);
-        await _h.WaitInSyncAsync("after");
+        await _h.WaitInSyncAsync("one", "two", "three", "after");
+        await _h.IdleAsync();
 
         Assert.True(a.IsLeader);
         Assert.Equal(a.Identity, Holder());
-        Assert.Equal(2, Writes(DaemonHarness.Identity, afterKill).Count);
+        var writes = Writes(DaemonHarness.Identity, afterKill);
+        Assert.Equal(["one", "three", "two"], writes.Where(w => w is { Verb: "patch", Resource: "secrets" }).Select(w => w.Namespace).Order(StringComparer.Ordinal));
+        Assert.Equal(["after/create/secrets", "after/patch/serviceaccounts"],
+            writes.Where(w => w.Namespace == "after").Select(w => $"{w.Namespace}/{w.Verb}/{w.Resource}").Order(StringComparer.Ordinal));
+        Assert.Equal(5, writes.Count); // its own token into the 3 secrets, and the new namespace; no ServiceAccount rewritten
         Assert.Empty(Writes(ReplicaB, afterKill));
     }
 
