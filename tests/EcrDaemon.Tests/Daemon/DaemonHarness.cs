@@ -101,7 +101,8 @@ internal sealed class DaemonHarness : IAsyncDisposable
     }
 
     /// <summary>Starts the daemon and waits until its informers have synced and it holds a token.</summary>
-    public async Task StartDaemonAsync(IDictionary<string, string?>? settings = null, bool waitForSync = true, InformerSettings? informers = null)
+    public async Task StartDaemonAsync(IDictionary<string, string?>? settings = null, bool waitForSync = true, InformerSettings? informers = null,
+        Action<IHostApplicationBuilder>? customize = null)
     {
         using var kubeconfig = new MemoryStream(Encoding.UTF8.GetBytes(Cluster.Kubeconfig(Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon")));
         var config = KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(kubeconfig));
@@ -120,6 +121,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
                 new StaticCredentialSource(new BasicAWSCredentials(EcrStandIn.DefaultAccessKeyId, EcrStandIn.DefaultSecretAccessKey))));
             builder.Services.Replace(ServiceDescriptor.Singleton(informers ?? FastInformers));
             builder.Services.AddHostedService(sp => new ServicesProbe(sp, services));
+            customize?.Invoke(builder);
         }, _stop.Token));
 
         await Poll.Within(Task.WhenAny(_services.Task, _run), "the daemon's host start");
@@ -135,6 +137,9 @@ internal sealed class DaemonHarness : IAsyncDisposable
             AssertRunning();
         }
     }
+
+    /// <summary>True once the daemon's run has ended.</summary>
+    public bool HasExited => _run is { IsCompleted: true };
 
     /// <summary>Fails when the daemon has exited (it never should while a test runs).</summary>
     public void AssertRunning()
