@@ -53,4 +53,49 @@ public sealed class WatchFaultTests : IAsyncLifetime
         await _h.WaitInSyncAsync("before", "during");
         _h.AssertRunning();
     }
+
+    [Fact]
+    public async Task With_every_watch_closed_again_and_again_changes_still_converge()
+    {
+        using var stop = new CancellationTokenSource();
+        var closer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                _h.Cluster.Store.CloseAllWatches();
+                await Task.Delay(TimeSpan.FromMilliseconds(300), stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        });
+
+        var namespaces = Enumerable.Range(1, 10).Select(i => $"churn-{i}").ToArray();
+        foreach (var ns in namespaces)
+        {
+            await _h.CreateNamespaceAsync(ns, optedIn: true);
+        }
+
+        await _h.Admin.CoreV1.DeleteNamespacedSecretAsync(DaemonHarness.SecretName, "before");
+        await _h.WaitInSyncAsync([.. namespaces, "before"]);
+        await stop.CancelAsync();
+        await closer;
+        Assert.All(namespaces, ns => Assert.Equal([DaemonHarness.SecretName], _h.PullSecrets(ns)!));
+    }
+
+    [Fact]
+    public async Task A_daemon_killed_mid_reconcile_and_started_again_converges_without_duplicates()
+    {
+        await _h.StopDaemonAsync();
+        using (var first = _h.StartReplicaProcess("ecr-daemon", "first", new Dictionary<string, string?>()))
+        {
+            // The ServiceAccount patch hangs: the secret is written, the reconcile is half done when the process dies.
+            _h.Cluster.Faults.AddLatency(TimeSpan.FromMinutes(5), verb: "patch", resource: "serviceaccounts");
+            await _h.CreateNamespaceAsync("half", optedIn: true);
+            await Poll.Until(() => _h.Secret("half") is not null || first.HasExited, () => first.ToString());
+            Assert.Empty(_h.PullSecrets("half")!);
+        } // SIGKILL
+
+        _h.Cluster.Faults.Clear();
+        await _h.StartDaemonAsync();
+        await _h.WaitInSyncAsync("half", "before");
+        Assert.Equal([DaemonHarness.SecretName], _h.PullSecrets("half")!);
+    }
 }
