@@ -111,6 +111,12 @@ public sealed class EcrStandIn : IAsyncDisposable
     /// <summary>Bump it to hand out different passwords from now on, as a real token rotation does.</summary>
     public int Generation { get; set; }
 
+    /// <summary>Hand out a new password with every request, as ECR does.</summary>
+    public bool RotateEveryRequest { get; set; }
+
+    /// <summary>How long a token lives when <see cref="ExpiresAt"/> is not set (ECR: 12 hours).</summary>
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(12);
+
     public int RequestCount => requests.Count;
 
     public IReadOnlyList<EcrStandInRequest> Requests => [.. requests];
@@ -235,7 +241,8 @@ public sealed class EcrStandIn : IAsyncDisposable
             return "{\"authorizationData\":[]}";
         }
 
-        var expires = (ExpiresAt ?? DateTimeOffset.UtcNow.AddHours(12)).ToUnixTimeMilliseconds() / 1000.0;
+        var expires = (ExpiresAt ?? DateTimeOffset.UtcNow.Add(TokenLifetime)).ToUnixTimeMilliseconds() / 1000.0;
+        var generation = RotateEveryRequest ? Generation + RequestCount : Generation;
         List<string> ids = registryIds.Count == 0 ? [DefaultAccountId] : registryIds;
         var data = ids.Select(id => new Dictionary<string, object>
         {
@@ -243,7 +250,7 @@ public sealed class EcrStandIn : IAsyncDisposable
             {
                 EcrFault.BadBase64Token => "%%%not-base64%%%",
                 EcrFault.TokenWithoutColon => Convert.ToBase64String(Encoding.UTF8.GetBytes("AWS-without-a-colon")),
-                _ => TokenFor(id, Generation),
+                _ => TokenFor(id, generation),
             },
             ["proxyEndpoint"] = fault == EcrFault.BadProxyEndpoint ? "not a url" : $"https://{HostFor(id)}",
             ["expiresAt"] = expires,

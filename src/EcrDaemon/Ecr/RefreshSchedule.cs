@@ -27,6 +27,24 @@ internal static class RefreshSchedule
         return delay < minimum ? minimum : delay;
     }
 
+    /// <summary>
+    /// The delay after a failed round: <see cref="AfterFailure(int)"/>, but never past half the time
+    /// the held token has left (and never below <paramref name="minimum"/>), so that retries
+    /// quicken as the last good token nears its expiry.
+    /// </summary>
+    public static TimeSpan AfterFailure(int failures, DateTimeOffset now, DateTimeOffset? soonestExpiry, TimeSpan minimum)
+    {
+        var backoff = AfterFailure(failures);
+        if (soonestExpiry is not { } expiry)
+        {
+            return backoff;
+        }
+
+        var half = (expiry - now) / 2;
+        var bound = half < minimum ? minimum : half;
+        return backoff < bound ? backoff : bound;
+    }
+
     /// <summary>The delay after the <paramref name="failures"/>-th failure in a row: 30 s, doubling, capped at 5 minutes.</summary>
     public static TimeSpan AfterFailure(int failures)
     {

@@ -94,7 +94,8 @@ internal sealed class TokenRefresher(
             var delay = NextDelay(held, fetchedAt, now, settings);
             if (failed > 0)
             {
-                var backoff = RefreshSchedule.AfterFailure(ConsecutiveFailures);
+                var soonest = held.Where(t => t is not null).Select(t => (DateTimeOffset?)t!.ExpiresAt).Min();
+                var backoff = RefreshSchedule.AfterFailure(ConsecutiveFailures, now, soonest, settings.MinRefreshInterval);
                 delay = delay is { } d && d < backoff ? d : backoff;
             }
 

@@ -79,4 +79,18 @@ public sealed class RefreshScheduleTests
     {
         Assert.Equal(TimeSpan.FromSeconds(seconds), RefreshSchedule.AfterFailure(failures));
     }
+
+    [Theory]
+    [InlineData(3, null, 120)]      // no token held: the plain backoff
+    [InlineData(3, 7200.0, 120)]    // 2 h left: the plain backoff
+    [InlineData(3, 100.0, 50)]      // 100 s left: half of it
+    [InlineData(1, 30.0, 15)]       // 30 s left: 15 s, sooner than 30
+    [InlineData(1, 1.0, 1)]         // nearly expired: never below the minimum (1 s here)
+    public void A_failure_never_waits_past_half_the_held_tokens_remaining_life(int failures, double? secondsLeft, int expected)
+    {
+        var now = FetchedAt;
+        DateTimeOffset? expiry = secondsLeft is { } s ? now.AddSeconds(s) : null;
+
+        Assert.Equal(TimeSpan.FromSeconds(expected), RefreshSchedule.AfterFailure(failures, now, expiry, TimeSpan.FromSeconds(1)));
+    }
 }
