@@ -81,7 +81,10 @@ public sealed class LeaderElectionTests : IAsyncLifetime
     }
 
     /// <summary>The chart's RBAC with leader election on, plus the same bindings for a second ServiceAccount, so that the request log tells the replicas apart.</summary>
-    private static async Task<string> TwoIdentitiesRbacAsync() => await HelmChart.RenderAsync("leaderElection: { enabled: true }") + """
+    private static async Task<string> TwoIdentitiesRbacAsync() => await HelmChart.RenderAsync("leaderElection: { enabled: true }") + ReplicaBBindings;
+
+    /// <summary>The chart's ClusterRole and Lease Role bound to a second ServiceAccount, replica-b.</summary>
+    internal const string ReplicaBBindings = """
 
         ---
         apiVersion: rbac.authorization.k8s.io/v1

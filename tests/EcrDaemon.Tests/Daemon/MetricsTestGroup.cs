@@ -12,3 +12,10 @@ public sealed class MetricsTestGroup
 {
     public const string Name = "metrics: one daemon host at a time";
 }
+
+/// <summary>The soak runs alone: two daemon processes over 500 namespaces would slow every test beside it.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SoakTestGroup
+{
+    public const string Name = "soak: alone";
+}
