@@ -22,6 +22,7 @@ internal sealed class TokenRefresher(
     ILogger<TokenRefresher> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly TaskCompletionSource _firstToken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile PullSecretContent? _current;
 
     /// <summary>The content every managed secret should hold, or null until every registry has a token.</summary>
@@ -35,6 +36,9 @@ internal sealed class TokenRefresher(
 
     /// <summary>Raised when a round fails after one that did not: the registries and reasons, in one sentence without secrets.</summary>
     public event Action<string>? FailureStarted;
+
+    /// <summary>Completes once every registry has a token for the first time.</summary>
+    public Task FirstToken => _firstToken.Task;
 
     /// <summary>Failed refresh rounds in a row; 0 after a round in which every registry succeeded.</summary>
     public int ConsecutiveFailures { get; private set; }
@@ -122,6 +126,7 @@ internal sealed class TokenRefresher(
         Previous = previous;
         _current = content;
         logger.TokensPublished(content.Hosts.Count, content.Expiry, failed);
+        _firstToken.TrySetResult();
         Changed?.Invoke(content);
     }
 

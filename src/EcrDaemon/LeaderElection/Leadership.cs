@@ -1,5 +1,6 @@
 using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
+using EcrDaemon.Ecr;
 using k8s;
 using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
@@ -11,12 +12,13 @@ namespace EcrDaemon.LeaderElection;
 
 /// <summary>
 /// Who may write. With <c>LeaderElection:Enabled=false</c> this replica always leads. Otherwise
-/// it competes for a Lease (KubernetesClient's LeaderElector and LeaseLock): each term of
+/// it competes for a Lease (KubernetesClient's LeaderElector and LeaseLock), once it holds an ECR
+/// token: each term of
 /// leadership is a cancellation token that is cancelled the moment leadership is lost, so the
 /// writes in flight stop at once. On shutdown the leader releases the Lease, so that another
 /// replica takes over without waiting for it to expire.
 /// </summary>
-internal sealed class Leadership(IKubernetes client, IOptions<EcrDaemonOptions> options, ILogger<Leadership> logger) : BackgroundService
+internal sealed class Leadership(IKubernetes client, TokenRefresher tokens, IOptions<EcrDaemonOptions> options, ILogger<Leadership> logger) : BackgroundService
 {
     private readonly Lock _lock = new();
     private TaskCompletionSource<CancellationToken> _nextTerm = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -47,24 +49,52 @@ internal sealed class Leadership(IKubernetes client, IOptions<EcrDaemonOptions> 
             return;
         }
 
-        _lease = new LeaseLock(client, settings.Namespace, settings.LeaseName, Identity);
-        using var elector = new LeaderElector(new LeaderElectionConfig(_lease)
-        {
-            LeaseDuration = settings.LeaseDuration,
-            RenewDeadline = settings.RenewDeadline,
-            RetryPeriod = settings.RetryPeriod,
-        });
-        elector.OnStartedLeading += Started;
-        elector.OnStoppedLeading += Stopped;
-        elector.OnNewLeader += leader => logger.NewLeader(leader, settings.Namespace, settings.LeaseName);
-        elector.OnError += e => logger.LeaderElectionError(e.Message);
+        // A replica without a token could not write anything: it competes only once it holds one, so
+        // that a replica started during an ECR outage never takes the Lease from one that can write.
         try
         {
-            await elector.RunAndTryToHoldLeadershipForeverAsync(stoppingToken);
+            await tokens.FirstToken.WaitAsync(stoppingToken);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            // Stopping: StopAsync releases the Lease.
+            return;
+        }
+
+        _lease = new LeaseLock(client, settings.Namespace, settings.LeaseName, Identity);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            using var elector = new LeaderElector(new LeaderElectionConfig(_lease)
+            {
+                LeaseDuration = settings.LeaseDuration,
+                RenewDeadline = settings.RenewDeadline,
+                RetryPeriod = settings.RetryPeriod,
+            });
+            elector.OnStartedLeading += Started;
+            elector.OnStoppedLeading += Stopped;
+            elector.OnNewLeader += leader => logger.NewLeader(leader, settings.Namespace, settings.LeaseName);
+            elector.OnError += e => logger.LeaderElectionError(e.Message);
+            try
+            {
+                await elector.RunAndTryToHoldLeadershipForeverAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return; // Stopping: StopAsync releases the Lease.
+            }
+            catch (Exception e)
+            {
+                // An API error escaped the elector (a 5xx or 429 on the Lease): this replica must not die of it.
+                Stopped();
+                logger.LeaderElectionError($"the elector stopped ({e.GetType().Name}: {e.Message}); competing again");
+                try
+                {
+                    await Task.Delay(settings.RetryPeriod, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
         }
     }
 

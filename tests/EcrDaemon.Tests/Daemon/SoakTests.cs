@@ -133,6 +133,15 @@ public sealed class SoakTests(ITestOutputHelper output)
                 var until = DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(random.Next(500, 1500));
                 while (DateTimeOffset.UtcNow < until)
                 {
+                    foreach (var key in replicas.Keys.Where(k => replicas[k].HasExited).ToList())
+                    {
+                        // A replica that dies on its own is a bug; restart it, as its Deployment would, and report it.
+                        check.Violations.Add($"replica {key} exited on its own: {string.Join("\n", replicas[key].StandardErrorLines.TakeLast(15))}");
+                        replicas[key].Dispose();
+                        restarts++;
+                        replicas[key] = h.StartReplicaProcess(key == "a" ? "ecr-daemon" : "replica-b", $"{key}-{restarts}", Settings);
+                    }
+
                     check.Check();
                     await Task.Delay(100); // the checker's sampling interval, not synchronisation
                 }
@@ -143,7 +152,11 @@ public sealed class SoakTests(ITestOutputHelper output)
             var writes = h.Requests.Since(mark).Count(r => r.IsWrite && r.Resource is "secrets" or "serviceaccounts" && r.Identity != "kubernetes-admin");
             output.WriteLine($"soak {duration.TotalSeconds:0} s, {Namespaces} namespaces: faults {string.Join(", ", faults.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key} {f.Value}"))}; " +
                 $"writes {writes}; longest without a valid token {check.LongestWithoutValidToken.TotalSeconds:0.0} s; violations {check.Violations.Count}");
-            Assert.True(check.Violations.Count == 0, string.Join("\n", check.Violations.Take(20)));
+            Assert.True(check.Violations.Count == 0, string.Join("\n", check.Violations.Take(5)) + "\n" + string.Join("\n",
+                replicas.Select(r => $"--- replica {r.Key}:\n" + string.Join("\n", r.Value.StandardErrorLines.Where(l => l.Contains("[40", StringComparison.Ordinal) || l.Contains("[101", StringComparison.Ordinal) || l.Contains("[100", StringComparison.Ordinal) || l.Contains("fail", StringComparison.Ordinal) || l.Contains("crit", StringComparison.Ordinal)).TakeLast(40)))) + "\n" + string.Join("\n",
+                check.Violations.Take(3).Select(v => v.Split(' ')[1].TrimEnd(':')).SelectMany(ns =>
+                    h.Requests.All.Where(r => r.Namespace == ns).Select(r => $"{r.At:HH:mm:ss.fff} {r.Identity} {r.Verb} {r.Resource} {r.Code}")
+                        .Concat(replicas.Values.SelectMany(p => p.StandardErrorLines).Where(l => l.Contains(ns, StringComparison.Ordinal))).TakeLast(40))));
         }
         finally
         {
