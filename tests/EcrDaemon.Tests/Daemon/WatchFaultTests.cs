@@ -38,12 +38,12 @@ public sealed class WatchFaultTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task After_the_API_server_is_down_for_a_while_the_daemon_catches_up_with_what_changed()
+    public async Task After_the_API_server_is_down_for_60_seconds_the_daemon_catches_up_with_what_changed()
     {
         var failuresBefore = _h.Logs.Entries.Count(e => e.EventId.Id == 2003);
         _h.Cluster.SetDown(true);
-        await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == 2003) >= failuresBefore + 6,
-            () => "the informers did not keep retrying during the outage");
+        await Task.Delay(TimeSpan.FromSeconds(60)); // the outage itself, not a wait for a condition
+        Assert.True(_h.Logs.Entries.Count(e => e.EventId.Id == 2003) >= failuresBefore + 6, "the informers did not keep retrying during the outage");
 
         // Meanwhile, inside the server (its API refuses everyone): a namespace opts in, and our secret is deleted.
         _h.Cluster.Operations.CreateNamespace("during", new Dictionary<string, string> { [DaemonHarness.OptInLabel] = "true" });
