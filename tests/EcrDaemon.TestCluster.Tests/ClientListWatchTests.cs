@@ -228,6 +228,10 @@ public sealed class ClientListWatchTests : IAsyncLifetime
     {
         await CreateNamespaces(("w", null, null));
         await using var watch = WatchSecrets("w", fieldSelector: "metadata.name=target");
+
+        // A watch without a resourceVersion starts with the current state; under load it could open
+        // after the patch below and see one ADDED of the patched object. Changes start once it is open.
+        await Cluster.Until(() => _server.Store.WatcherCount >= 1, () => $"{_server.Store.WatcherCount} watchers");
         await _client.CoreV1.CreateNamespacedSecretAsync(Cluster.Secret("noise", data: "x"), "w");
         await _client.CoreV1.CreateNamespacedSecretAsync(Cluster.Secret("target", data: "x"), "w");
         await _client.CoreV1.PatchNamespacedSecretAsync(new V1Patch("""{"metadata":{"labels":{"x":"y"}}}""", V1Patch.PatchType.MergePatch), "noise", "w");
