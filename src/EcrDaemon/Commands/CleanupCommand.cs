@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using EcrDaemon.Configuration;
 using EcrDaemon.Kubernetes;
+using EcrDaemon.Reconciliation;
 using k8s;
 using k8s.Exceptions;
 using k8s.Models;
@@ -21,14 +22,8 @@ internal static class CleanupCommand
     public static async Task<int> RunAsync(IHost host, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var secretName = host.Services.GetRequiredService<IOptions<EcrDaemonOptions>>().Value.SecretName;
-        IKubernetes client;
-        try
+        if (await CommandDispatcher.KubernetesClientAsync(host, stderr) is not { } client)
         {
-            client = host.Services.GetRequiredService<IKubernetes>();
-        }
-        catch (KubeConfigException e)
-        {
-            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration: {e.Message}");
             return CommandDispatcher.InvalidConfiguration;
         }
 
@@ -60,19 +55,10 @@ internal static class CleanupCommand
         var accounts = await client.CoreV1.ListServiceAccountForAllNamespacesAsync(cancellationToken: cancellationToken);
         foreach (var sa in accounts.Items.Where(sa => sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var v) == true && v == secretName))
         {
-            var rest = (sa.ImagePullSecrets ?? []).Where(r => r.Name != secretName).Select(r => (JsonNode)new JsonObject { ["name"] = r.Name }).ToArray();
-            var patch = new JsonObject
-            {
-                ["metadata"] = new JsonObject
-                {
-                    ["resourceVersion"] = sa.Metadata.ResourceVersion,
-                    ["annotations"] = new JsonObject { [Markers.AddedPullSecretAnnotation] = null },
-                },
-                ["imagePullSecrets"] = rest.Length == 0 ? null : new JsonArray(rest),
-            };
+            var rest = (sa.ImagePullSecrets ?? []).Select(r => r.Name).Where(n => n != secretName).ToList();
+            var patch = ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, addedByUs: false, secretName);
             await Try($"removed {secretName} from serviceaccount {sa.Metadata.NamespaceProperty}/{sa.Metadata.Name}", () =>
-                client.CoreV1.PatchNamespacedServiceAccountAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch),
-                    sa.Metadata.Name, sa.Metadata.NamespaceProperty, cancellationToken: cancellationToken));
+                client.CoreV1.PatchNamespacedServiceAccountAsync(patch, sa.Metadata.Name, sa.Metadata.NamespaceProperty, cancellationToken: cancellationToken));
         }
 
         await stdout.WriteLineAsync($"cleanup: removed {removed}, failed {failures}");

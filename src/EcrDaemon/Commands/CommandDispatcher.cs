@@ -1,4 +1,6 @@
 using EcrDaemon.Reconciliation;
+using k8s;
+using k8s.Exceptions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -68,6 +70,20 @@ internal static class CommandDispatcher
         }
 
         return await command(host, stdout, stderr, cancellationToken);
+    }
+
+    /// <summary>The Kubernetes client, or null after one line on stderr saying why there is no configuration.</summary>
+    public static async Task<IKubernetes?> KubernetesClientAsync(IHost host, TextWriter stderr)
+    {
+        try
+        {
+            return host.Services.GetRequiredService<IKubernetes>();
+        }
+        catch (KubeConfigException e)
+        {
+            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>

@@ -16,13 +16,8 @@ internal static class RunCommand
 {
     public static async Task<int> RunAsync(IHost host, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        try
+        if (await CommandDispatcher.KubernetesClientAsync(host, stderr) is null)
         {
-            host.Services.GetRequiredService<IKubernetes>();
-        }
-        catch (KubeConfigException e)
-        {
-            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration: {e.Message}");
             return CommandDispatcher.InvalidConfiguration;
         }
 

@@ -74,9 +74,6 @@ internal sealed class EcrDaemonOptions
 
     public static readonly IReadOnlyList<string> DefaultExcludedNamespaces = ["kube-system", "kube-public", "kube-node-lease"];
 
-    /// <summary>True when every ServiceAccount in a namespace is targeted.</summary>
-    public bool AllServiceAccounts => TargetServiceAccounts.Contains("*");
-
     public IReadOnlyCollection<string> TargetServiceAccounts => (IReadOnlyCollection<string>?)ServiceAccounts ?? DefaultServiceAccounts;
 
     public IReadOnlyCollection<string> Excluded => (IReadOnlyCollection<string>?)ExcludedNamespaces ?? DefaultExcludedNamespaces;

@@ -39,24 +39,25 @@ internal sealed class EventRecorder : IDisposable
         _enabled = options.Value.Events;
     }
 
-    public Task NormalAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
+    /// <returns>False when the Event was not recorded (off, rate-limited, or refused).</returns>
+    public Task<bool> NormalAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
         RecordAsync("Normal", ns, kind, name, reason, message, cancellationToken);
 
-    public Task WarningAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
+    public Task<bool> WarningAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
         RecordAsync("Warning", ns, kind, name, reason, message, cancellationToken);
 
-    private async Task RecordAsync(string type, string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken)
+    private async Task<bool> RecordAsync(string type, string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken)
     {
         if (!_enabled)
         {
-            return;
+            return false;
         }
 
         using var lease = _limiter.AttemptAcquire();
         if (!lease.IsAcquired)
         {
             _logger.EventDropped(type, reason, ns);
-            return;
+            return false;
         }
 
         var now = _time.GetUtcNow().UtcDateTime;
@@ -77,10 +78,12 @@ internal sealed class EventRecorder : IDisposable
         try
         {
             await _client.CoreV1.CreateNamespacedEventAsync(ev, ns, cancellationToken: cancellationToken);
+            return true;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _logger.EventFailed(reason, ns, ApiErrors.Describe(e));
+            return false;
         }
     }
 

@@ -332,8 +332,7 @@ internal sealed class NamespaceReconciler(
             return null;
         }
 
-        var rest = sa.PullSecrets.Where(n => n != SecretName).ToList();
-        return new ServiceAccountChange(rest.Count == 0 ? null : rest, false, "removed");
+        return new ServiceAccountChange([.. sa.PullSecrets.Where(n => n != SecretName)], false, "removed");
     }
 
     /// <summary>
@@ -350,23 +349,10 @@ internal sealed class NamespaceReconciler(
                 return;
             }
 
-            var annotations = new JsonObject();
-            if (change.AddedByUs is { } added)
-            {
-                annotations[Markers.AddedPullSecretAnnotation] = added ? SecretName : null;
-            }
-
-            var patch = new JsonObject
-            {
-                ["metadata"] = new JsonObject { ["resourceVersion"] = sa.ResourceVersion, ["annotations"] = annotations },
-                ["imagePullSecrets"] = change.PullSecrets is null
-                    ? null
-                    : new JsonArray([.. change.PullSecrets.Select(n => (JsonNode)new JsonObject { ["name"] = n })]),
-            };
             try
             {
                 var written = await client.CoreV1.PatchNamespacedServiceAccountAsync(
-                    new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
+                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.AddedByUs, SecretName), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
                 state.ServiceAccounts.Upsert(written);
                 logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Action, SecretName);
                 await events.NormalAsync(sa.Namespace, "ServiceAccount", sa.Name, "PullSecretChanged",

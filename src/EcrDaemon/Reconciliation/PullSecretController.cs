@@ -111,7 +111,7 @@ internal sealed class PullSecretController(
         }
     }
 
-    /// <summary>A Warning Event on each opted-in namespace's secret (the recorder's rate limit applies): its token could not be refreshed.</summary>
+    /// <summary>A Warning Event on the opted-in namespaces' secrets, as many as the recorder's rate limit lets through: the token could not be refreshed.</summary>
     private async Task WarnTokenFailureAsync(string failure, string secretName, CancellationToken stoppingToken)
     {
         if (!leadership.IsLeader)
@@ -122,7 +122,10 @@ internal sealed class PullSecretController(
         var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {tokens.Current?.Expiry ?? "(none held)"}.";
         foreach (var ns in state.OptedIn().ToList())
         {
-            await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken);
+            if (!await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken))
+            {
+                break; // rate-limited (or refused): the rest would be dropped too
+            }
         }
     }
 

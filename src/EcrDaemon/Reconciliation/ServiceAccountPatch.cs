@@ -1,0 +1,32 @@
+using System.Text.Json.Nodes;
+using EcrDaemon.Kubernetes;
+using k8s.Models;
+
+namespace EcrDaemon.Reconciliation;
+
+/// <summary>
+/// The one ServiceAccount write the daemon makes: a JSON merge patch carrying the resourceVersion
+/// it was planned from (so a concurrent writer causes a 409, not a lost entry), the whole new
+/// <c>imagePullSecrets</c> list (null removes it), and our marker annotation set or removed.
+/// </summary>
+internal static class ServiceAccountPatch
+{
+    /// <param name="addedByUs">True sets the marker to <paramref name="secretName"/>, false removes it, null leaves it.</param>
+    public static V1Patch Create(string resourceVersion, IReadOnlyCollection<string>? pullSecrets, bool? addedByUs, string secretName)
+    {
+        var annotations = new JsonObject();
+        if (addedByUs is { } added)
+        {
+            annotations[Markers.AddedPullSecretAnnotation] = added ? secretName : null;
+        }
+
+        var patch = new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["resourceVersion"] = resourceVersion, ["annotations"] = annotations },
+            ["imagePullSecrets"] = pullSecrets is null or { Count: 0 }
+                ? null
+                : new JsonArray([.. pullSecrets.Select(n => (JsonNode)new JsonObject { ["name"] = n })]),
+        };
+        return new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch);
+    }
+}
