@@ -51,7 +51,11 @@ public enum EcrFault
 }
 
 /// <summary>One request the stand-in received, and what its SigV4 check found.</summary>
-public sealed record EcrStandInRequest(IReadOnlyList<string> RegistryIds, string? Region, string? Service, bool SignatureValid, bool HasSessionToken, EcrFault? Fault);
+public sealed record EcrStandInRequest(IReadOnlyList<string> RegistryIds, string? Region, string? Service, bool SignatureValid, bool HasSessionToken, EcrFault? Fault)
+{
+    /// <summary>When the request arrived (before it was answered).</summary>
+    public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
+}
 
 /// <summary>
 /// An ECR GetAuthorizationToken stand-in on real HTTP (Kestrel, 127.0.0.1, port 0). It checks

@@ -1,13 +1,10 @@
-using System.Collections;
 using EcrDaemon.Testing;
 
 namespace EcrDaemon.Tests.Support;
 
 /// <summary>
-/// Runs the real, built daemon (<c>dotnet EcrDaemon.dll ...</c>) as a process, with an environment
-/// scrubbed of the machine's AWS settings: no AWS_* or EcrDaemon__* variables are inherited, HOME
-/// and the AWS config files point into an empty directory, and IMDS is disabled, so nothing
-/// leaves the machine unless a test points it at 127.0.0.1.
+/// Runs the real, built daemon (<c>dotnet EcrDaemon.dll ...</c>) as a process, in the environment
+/// <see cref="DaemonEnvironment.Scrubbed"/> builds.
 /// </summary>
 internal static class DaemonProcess
 {
@@ -26,33 +23,7 @@ internal static class DaemonProcess
         }
     }
 
-    /// <summary>
-    /// The environment for a daemon process: the inherited AWS_* and EcrDaemon* variables removed
-    /// (null), HOME and the AWS config files in <paramref name="home"/> (an empty directory), IMDS
-    /// disabled, then <paramref name="environment"/>, in which "{HOME}" stands for <paramref name="home"/>.
-    /// </summary>
-    public static Dictionary<string, string?> ScrubbedEnvironment(string home, IReadOnlyDictionary<string, string?> environment)
-    {
-        var env = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (DictionaryEntry variable in Environment.GetEnvironmentVariables())
-        {
-            var name = (string)variable.Key;
-            if (name.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase) || name.StartsWith("EcrDaemon", StringComparison.OrdinalIgnoreCase))
-            {
-                env[name] = null;
-            }
-        }
-
-        env["HOME"] = home;
-        env["AWS_CONFIG_FILE"] = Path.Combine(home, "aws-config");
-        env["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(home, "aws-credentials");
-        env["AWS_EC2_METADATA_DISABLED"] = "true";
-        env["DOTNET_ENVIRONMENT"] = "Production";
-        foreach (var (name, value) in environment)
-        {
-            env[name] = value?.Replace("{HOME}", home, StringComparison.Ordinal);
-        }
-
-        return env;
-    }
+    /// <inheritdoc cref="DaemonEnvironment.Scrubbed"/>
+    public static Dictionary<string, string?> ScrubbedEnvironment(string home, IReadOnlyDictionary<string, string?> environment) =>
+        DaemonEnvironment.Scrubbed(home, environment);
 }

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using EcrDaemon.StandIns;
+using EcrDaemon.Testing;
+
+namespace EcrDaemon.Benchmarks;
+
+/// <summary>What the daemon process used in one phase.</summary>
+internal sealed record PhaseUsage(double PeakRssMb, double CpuSeconds);
+
+/// <summary>
+/// The daemon as its own process (the published build, or the EcrDaemon.dll built next to the
+/// benchmark), authenticated as its ServiceAccount, with its output in a log file. Its memory and
+/// CPU are read from /proc through <see cref="Process"/>: the resident set is sampled every 50 ms so
+/// that each phase has its own peak, and the kernel's high-water mark (VmHWM) gives the overall peak.
+/// </summary>
+internal sealed class DaemonUnderTest : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _home;
+    private readonly StreamWriter _log;
+    private readonly Task _sampler;
+    private readonly CancellationTokenSource _stop = new();
+    private long _phasePeakRss;
+    private TimeSpan _phaseCpu;
+
+    private DaemonUnderTest(Process process, string home, StreamWriter log)
+    {
+        _process = process;
+        _home = home;
+        _log = log;
+        Started = Stopwatch.StartNew();
+        _sampler = Task.Run(SampleAsync);
+    }
+
+    /// <summary>Time since the process was started.</summary>
+    public Stopwatch Started { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    public string LogPath { get; private set; } = "";
+
+    /// <summary>The kernel's peak resident set for the whole run (VmHWM), in MB.</summary>
+    public double PeakRssMb
+    {
+        get
+        {
+            _process.Refresh();
+            return Mb(_process.PeakWorkingSet64);
+        }
+    }
+
+    /// <summary>
+    /// Starts <paramref name="daemon"/> (a .dll runs under dotnet; anything else is executed) with
+    /// <c>run</c>, the stand-in's registry and <paramref name="settings"/> (keys like <c>EcrDaemon:KubernetesQps</c>).
+    /// </summary>
+    public static DaemonUnderTest Start(string daemon, BenchCluster cluster, IReadOnlyDictionary<string, string> settings, string logPath)
+    {
+        var home = Directory.CreateTempSubdirectory("ecrdaemon-bench-home-").FullName;
+        var environment = new Dictionary<string, string?>
+        {
+            ["KUBECONFIG"] = cluster.DaemonKubeconfig,
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+            ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
+            ["AWS_SECRET_ACCESS_KEY"] = EcrStandIn.DefaultSecretAccessKey,
+            ["AWS_REGION"] = cluster.Ecr.Region,
+            ["EcrDaemon__Registries__0__AccountId"] = cluster.Ecr.DefaultAccountId,
+            ["EcrDaemon__Registries__0__Endpoint"] = cluster.Ecr.Endpoint.ToString(),
+        };
+        foreach (var (key, value) in settings)
+        {
+            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        var psi = daemon.EndsWith(".dll", StringComparison.Ordinal) ? new ProcessStartInfo("dotnet") { ArgumentList = { daemon } } : new ProcessStartInfo(daemon);
+        psi.ArgumentList.Add("run");
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
+        foreach (var (name, value) in DaemonEnvironment.Scrubbed(home, environment))
+        {
+            if (value is null)
+            {
+                psi.Environment.Remove(name);
+            }
+            else
+            {
+                psi.Environment[name] = value;
+            }
+        }
+
+        var log = new StreamWriter(logPath) { AutoFlush = false };
+        var process = new Process { StartInfo = psi };
+        process.OutputDataReceived += (_, e) => Write(log, e.Data);
+        process.ErrorDataReceived += (_, e) => Write(log, e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new DaemonUnderTest(process, home, log) { LogPath = logPath };
+    }
+
+    /// <summary>Ends the current phase: its peak resident set and CPU seconds; starts the next.</summary>
+    public PhaseUsage EndPhase()
+    {
+        _process.Refresh();
+        var cpu = _process.TotalProcessorTime;
+        var usage = new PhaseUsage(Mb(Math.Max(Interlocked.Exchange(ref _phasePeakRss, 0), _process.WorkingSet64)), (cpu - _phaseCpu).TotalSeconds);
+        _phaseCpu = cpu;
+        return usage;
+    }
+
+    /// <summary>Stops the daemon with SIGTERM, as Kubernetes does, and waits for its exit.</summary>
+    public async Task<int> StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await Tools.RunAsync("bash", ["-c", "kill -TERM \"$1\"", "kill", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await _process.WaitForExitAsync(deadline.Token);
+        }
+
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _sampler;
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        lock (_log)
+        {
+            _log.Dispose();
+        }
+
+        _stop.Dispose();
+        Directory.Delete(_home, recursive: true);
+    }
+
+    private static double Mb(long bytes) => bytes / 1024.0 / 1024.0;
+
+    private static void Write(StreamWriter log, string? line)
+    {
+        if (line is not null)
+        {
+            lock (log)
+            {
+                log.WriteLine(line);
+            }
+        }
+    }
+
+    private async Task SampleAsync()
+    {
+        while (!_stop.IsCancellationRequested && !_process.HasExited)
+        {
+            try
+            {
+                _process.Refresh();
+                var rss = _process.WorkingSet64;
+                long seen;
+                while (rss > (seen = Interlocked.Read(ref _phasePeakRss)) && Interlocked.CompareExchange(ref _phasePeakRss, rss, seen) != seen)
+                {
+                }
+
+                await Task.Delay(50, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (InvalidOperationException)
+            {
+                return; // it exited
+            }
+        }
+    }
+}

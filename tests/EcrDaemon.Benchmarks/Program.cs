@@ -1,0 +1,53 @@
+using EcrDaemon.Benchmarks;
+
+// The scale benchmark (issue 8): bash scripts/benchmark.sh [options]; usage in BenchmarkOptions.Usage.
+BenchmarkOptions options;
+try
+{
+    options = BenchmarkOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    await Console.Error.WriteLineAsync($"benchmark: {e.Message}\n{BenchmarkOptions.Usage}");
+    return 2;
+}
+
+if (options.WorkDirectory.Length == 0)
+{
+    options = options with { WorkDirectory = Directory.CreateTempSubdirectory("ecrdaemon-benchmark-").FullName };
+}
+
+Directory.CreateDirectory(options.WorkDirectory);
+Console.Error.WriteLine($"benchmark: daemon logs in {options.WorkDirectory}");
+Console.WriteLine(Report.Machine(options));
+
+var failures = new List<string>();
+var scale = new List<ScaleResult>();
+foreach (var n in options.Namespaces)
+{
+    var run = await ScaleRun.RunAsync(options, n);
+    failures.AddRange(run.Failures);
+    scale.Add(run);
+}
+
+Console.WriteLine(Report.Scale(scale, options));
+Console.WriteLine(Report.Requests(scale));
+
+if (options.RateLimitNamespaces > 0)
+{
+    Console.WriteLine(Report.RateLimit(await RateLimitRun.RunAsync(options, failures), options));
+}
+
+if (options.SeedNamespaces > 0)
+{
+    var seed = await SeedRun.RunAsync(options);
+    Console.WriteLine(Report.Seed(seed, scale.FirstOrDefault(r => r.Namespaces == seed.Namespaces)));
+}
+
+foreach (var failure in failures)
+{
+    Console.WriteLine($"FAILED: {failure}");
+}
+
+Console.Error.WriteLine(failures.Count == 0 ? "benchmark: every count at its minimum" : $"benchmark: {failures.Count} failures");
+return failures.Count == 0 ? 0 : 1;

@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace EcrDaemon.Benchmarks;
+
+/// <summary>The benchmark's output: Markdown tables, the same that docs/benchmarks.md shows.</summary>
+internal static class Report
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static string Machine(BenchmarkOptions options)
+    {
+        var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
+        var memory = File.ReadLines("/proc/meminfo").First().Split(':', 2)[1].Trim();
+        var os = File.Exists("/etc/os-release")
+            ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?[12..].Trim('"') : null;
+        return $"""
+            ## Machine
+
+            - {Environment.ProcessorCount} cores ({cpu}), {memory} memory, {os ?? RuntimeInformation.OSDescription}
+            - {RuntimeInformation.FrameworkDescription}; daemon: `{options.Daemon}`
+            - {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; the test cluster and the ECR stand-in run in the benchmark's process, the daemon in its own
+
+            """;
+    }
+
+    public static string Scale(IReadOnlyList<ScaleResult> runs, BenchmarkOptions options)
+    {
+        var t = new Table(["", .. runs.Select(r => $"N = {r.Namespaces:N0}")]);
+        t.Row("**Cold start** until every namespace is in sync (s)", runs.Select(r => F(r.ColdSeconds, 1)));
+        t.Row("secret creates / minimum (N)", runs.Select(r => Ratio(r.Cold["create", "secrets"], r.Namespaces)));
+        t.Row("ServiceAccount patches / minimum (3N)", runs.Select(r => Ratio(r.Cold.Writes("serviceaccounts"), r.TargetedServiceAccounts)));
+        t.Row("secret and ServiceAccount writes / minimum", runs.Select(r => Ratio(r.Cold.ObjectWrites, r.Namespaces + r.TargetedServiceAccounts)));
+        t.Row("reads: list pages and gets", runs.Select(r => I(r.Cold.Reads)));
+        t.Row("Events created (rate-limited; not in the minimum)", runs.Select(r => I(r.Cold.Events)));
+        t.Row("**Rotation** until every secret holds the new token (s)", runs.Select(r => F(r.RotationSeconds, 2)));
+        t.Row("secret writes / minimum (N)", runs.Select(r => Ratio(r.Rotation.Writes("secrets"), r.Namespaces)));
+        t.Row("ServiceAccount writes (minimum 0)", runs.Select(r => I(r.Rotation.Writes("serviceaccounts"))));
+        t.Row("GetAuthorizationToken calls (minimum 1 per registry)", runs.Select(r => I(r.RotationEcrCalls)));
+        t.Row("all requests but watches / minimum (N + 1)", runs.Select(r => Ratio(r.Rotation.AllWrites + r.Rotation.Reads + r.RotationEcrCalls, r.Namespaces + 1)));
+        t.Row($"**Steady state**, {options.Steady.TotalSeconds:0} s with no changes: writes", runs.Select(r => I(r.SteadyRequests.AllWrites)));
+        t.Row("reads beyond the watches (lists, gets)", runs.Select(r => I(r.SteadyRequests.Reads)));
+        t.Row("watch requests (watches re-opened)", runs.Select(r => I(r.SteadyRequests.Watches)));
+        t.Row($"**New namespace**, label to secret and ServiceAccounts in place, p50 / p99 (ms, {options.LatencyNamespaces} namespaces)",
+            runs.Select(r => $"{F(r.LatencyP50Ms, 0)} / {F(r.LatencyP99Ms, 0)}"));
+        foreach (var phase in runs.SelectMany(r => r.Usage.Keys).Distinct())
+        {
+            t.Row($"daemon peak RSS (MB) / CPU (s): {phase}", runs.Select(r => r.Usage.TryGetValue(phase, out var u) ? $"{F(u.PeakRssMb, 0)} / {F(u.CpuSeconds, 1)}" : "–"));
+        }
+
+        t.Row("**daemon peak RSS, whole run (VmHWM, MB)**", runs.Select(r => F(r.PeakRssMb, 0)));
+        t.Row("other pull secrets removed / secrets deleted", runs.Select(r => $"{r.OtherPullSecretsLost} / {r.SecretDeletes}"));
+        return $"""
+            ## Scale: the daemon against N namespaces × 3 ServiceAccounts
+
+            Rate limiting off (`KubernetesQps=0`), `ServiceAccounts: ["*"]`, every namespace's default ServiceAccount already lists
+            `team-registry`. Minimum: cold start, N secret creates and 3N ServiceAccount patches; rotation, N secret writes,
+            0 ServiceAccount writes and 1 GetAuthorizationToken call. Watches are the daemon's three informers.
+
+            {t}
+            """;
+    }
+
+    public static string Requests(IReadOnlyList<ScaleResult> runs)
+    {
+        var t = new Table(["phase", "verb", "resource", .. runs.Select(r => $"N = {r.Namespaces:N0}")]);
+        foreach (var (phase, counts) in new (string, Func<ScaleResult, RequestCounts>)[] { ("cold start", r => r.Cold), ("rotation", r => r.Rotation), ("steady state", r => r.SteadyRequests) })
+        {
+            foreach (var key in runs.SelectMany(r => counts(r).ByVerb.Keys).Distinct().Order())
+            {
+                t.Row([phase, key.Verb, key.Resource, .. runs.Select(r => I(counts(r).ByVerb.GetValueOrDefault(key)))]);
+            }
+        }
+
+        return $"""
+            ## The daemon's requests by verb and resource
+
+            {t}
+            """;
+    }
+
+    public static string RateLimit(IReadOnlyList<RateLimitResult> runs, BenchmarkOptions options)
+    {
+        var t = new Table(["client-side rate limit", "KubernetesQps", "KubernetesBurst", "cold start (s)", "requests (not watches)", "requests per second"]);
+        foreach (var r in runs)
+        {
+            t.Row([r.Setting, r.Qps == 0 ? "0 (off)" : F(r.Qps, 0), I(r.Burst), r.Synced ? F(r.ColdSeconds, 1) : "did not sync", I(r.Requests), F(r.RequestsPerSecond, 0)]);
+        }
+
+        return $"""
+            ## Convergence with client-side rate limiting: cold start over {options.RateLimitNamespaces:N0} namespaces × 3 ServiceAccounts
+
+            {t}
+            """;
+    }
+
+    public static string Seed(SeedResult seed, ScaleResult? daemon)
+    {
+        var t = new Table(["", "the seed's CronJob workflow", "EcrDaemon", "ratio (seed / daemon)"]);
+        var n = seed.Namespaces;
+        double PerNs(double seconds) => seconds / n;
+        string PerNamespace(RequestCounts c) =>
+            F((double)(c.AllWrites - c.Events + c.Reads) / n, 2) + (c.Events > 0 ? $" + {F((double)c.Events / n, 2)} Events" : "");
+        t.Row(["first run, per namespace (s)", F(PerNs(seed.First.Seconds), 3), daemon is null ? "–" : F(PerNs(daemon.ColdSeconds), 3),
+            daemon is null ? "–" : F(seed.First.Seconds / daemon.ColdSeconds, 0) + "×"]);
+        t.Row(["token changed, per namespace (s)", F(PerNs(seed.Rotation.Seconds), 3), daemon is null ? "–" : F(PerNs(daemon.RotationSeconds), 4),
+            daemon is null ? "–" : F(seed.Rotation.Seconds / daemon.RotationSeconds, 0) + "×"]);
+        t.Row(["API requests per namespace, first run / token changed (daemon: Events apart)", $"{F((double)seed.First.Requests / n, 1)} / {F((double)seed.Rotation.Requests / n, 1)}",
+            daemon is null ? "–" : $"{PerNamespace(daemon.Cold)} / {PerNamespace(daemon.Rotation)}", ""]);
+        t.Row(["GetAuthorizationToken calls, token changed", I(n), daemon is null ? "–" : I(daemon.RotationEcrCalls), ""]);
+        t.Row(["other teams' pull secrets removed from default ServiceAccounts", I(seed.OtherPullSecretsLost), daemon is null ? "–" : I(daemon.OtherPullSecretsLost), ""]);
+        t.Row(["ServiceAccounts left without the pull secret (of 3 per namespace)", I(seed.ServiceAccountsNotCovered), "0", ""]);
+        t.Row(["namespaces with a window with no secret, when the token changed", I(seed.NamespacesWithoutSecretWindow), daemon is null ? "–" : I(daemon.SecretDeletes), ""]);
+        t.Row(["that window, median / max (ms)", $"{F(seed.MedianWindowMs, 0)} / {F(seed.MaxWindowMs, 0)}", "none: updated in place", ""]);
+        return $"""
+            ## The seed's CronJob workflow side by side, N = {n}
+
+            The seed's commands once per namespace (`tests/EcrDaemon.Benchmarks/seed-cronjob.sh`): the real `aws ecr get-login-password`
+            against the ECR stand-in, then real `kubectl delete secret`, `kubectl create secret docker-registry` and
+            `kubectl patch serviceaccount default`. The daemon's column is its scale run at the same N.
+
+            {t}
+            """;
+    }
+
+    private static string I(int value) => value.ToString("N0", Invariant);
+
+    private static string F(double value, int decimals) => double.IsNaN(value) ? "–" : value.ToString("N" + decimals, Invariant);
+
+    private static string Ratio(int actual, int minimum) =>
+        $"{actual.ToString("N0", Invariant)} / {minimum.ToString("N0", Invariant)} = {(minimum == 0 ? "–" : ((double)actual / minimum).ToString("0.00", Invariant))}";
+
+    private sealed class Table(string[] header)
+    {
+        private readonly List<string[]> _rows = [];
+
+        public void Row(string label, IEnumerable<string> cells) => _rows.Add([label, .. cells]);
+
+        public void Row(string[] cells) => _rows.Add(cells);
+
+        public override string ToString()
+        {
+            var text = new StringBuilder();
+            text.Append("| ").AppendJoin(" | ", header).AppendLine(" |");
+            text.Append('|').AppendJoin("|", header.Select(_ => "---")).AppendLine("|");
+            foreach (var row in _rows)
+            {
+                text.Append("| ").AppendJoin(" | ", row).AppendLine(" |");
+            }
+
+            return text.ToString().TrimEnd();
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using EcrDaemon.Testing;
+using Xunit;
+
+namespace EcrDaemon.Tests.Commands;
+
+/// <summary>
+/// The scale benchmark (bash scripts/benchmark.sh) at a small size, so that it cannot rot: every
+/// phase runs, the real daemon process converges, and the counts it reports are the minimum.
+/// Its timings are printed, never checked.
+/// </summary>
+public sealed class BenchmarkSmokeTests
+{
+    [ToolFact("kubectl", "aws", "bash")]
+    public async Task A_small_benchmark_run_reports_every_phase_at_the_minimum_and_the_seed_breakage()
+    {
+        var benchmark = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll");
+        var work = Directory.CreateTempSubdirectory("ecrdaemon-benchmark-smoke-");
+        try
+        {
+            var result = await Tools.RunAsync("dotnet",
+                [benchmark, "--namespaces", "6", "--latency-namespaces", "5", "--steady", "3", "--first-token-lifetime", "20",
+                 "--rate-limit-namespaces", "6", "--seed-namespaces", "6", "--work", work.FullName],
+                new Dictionary<string, string?> { ["PATH"] = $"{Path.Combine(Tools.RepositoryRoot, ".tools", "bin")}:{Environment.GetEnvironmentVariable("PATH")}" },
+                TimeSpan.FromMinutes(4));
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var table = result.StandardOutput;
+            Assert.Contains("| secret creates / minimum (N) | 6 / 6 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccount patches / minimum (3N) | 18 / 18 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| secret writes / minimum (N) | 6 / 6 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccount writes (minimum 0) | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| GetAuthorizationToken calls (minimum 1 per registry) | 1 |", table, StringComparison.Ordinal);
+            Assert.Contains("| **Steady state**, 3 s with no changes: writes | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| other pull secrets removed / secrets deleted | 0 / 0 |", table, StringComparison.Ordinal);
+            Assert.Matches(@"\| \*\*New namespace\*\*.* \| \d+ / \d+ \|", table);
+            Assert.Matches(@"\| \*\*daemon peak RSS, whole run \(VmHWM, MB\)\*\* \| \d+ \|", table);
+            Assert.Matches(@"\| off \| 0 \(off\) \| \d+ \| [\d.]+ \| \d+ \| \d+ \|", table);
+
+            // The seed's workflow, measured with the real aws CLI and kubectl: it replaced the other team's
+            // pull secret on all 6 default ServiceAccounts, left the 12 others uncovered, and each of the
+            // 6 namespaces had a window with no secret. The daemon did none of that.
+            Assert.Contains("| other teams' pull secrets removed from default ServiceAccounts | 6 | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccounts left without the pull secret (of 3 per namespace) | 12 | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| namespaces with a window with no secret, when the token changed | 6 | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| GetAuthorizationToken calls, token changed | 6 | 1 |", table, StringComparison.Ordinal);
+            Assert.DoesNotContain("FAILED", table, StringComparison.Ordinal);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+}
