@@ -2,7 +2,7 @@ using EcrDaemon.Configuration;
 
 namespace EcrDaemon.Benchmarks;
 
-internal sealed record RateLimitResult(string Setting, double Qps, int Burst, double ColdSeconds, int Requests, double RequestsPerSecond, bool Synced);
+internal sealed record RateLimitResult(string Setting, double Qps, int Burst, double ColdSeconds, int Requests, int Events, double RequestsPerSecond, bool Synced);
 
 /// <summary>
 /// Cold starts at the same N with the daemon's client-side rate limit at its defaults, at twice
@@ -41,7 +41,7 @@ internal static class RateLimitRun
             // The rate over the daemon's non-watch requests until sync, first to last: that is what the token bucket limits.
             var limited = cluster.Requests.All.Where(r => r.Identity == BenchCluster.DaemonIdentity && r.Verb != "watch" && r.At <= syncedAt).ToList();
             var span = limited.Count > 1 ? (limited[^1].At - limited[0].At).TotalSeconds : double.NaN;
-            results.Add(new RateLimitResult(name, qps, burst, seconds, limited.Count, limited.Count / span, synced));
+            results.Add(new RateLimitResult(name, qps, burst, seconds, limited.Count, limited.Count(r => r.Resource == "events"), limited.Count / span, synced));
             if (!synced)
             {
                 failures.Add($"rate limit {name}: {n} namespaces did not reach sync (daemon log: {logPath})");

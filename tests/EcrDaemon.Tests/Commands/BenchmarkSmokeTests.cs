@@ -34,7 +34,7 @@ public sealed class BenchmarkSmokeTests
             Assert.Contains("| other pull secrets removed / secrets deleted | 0 / 0 |", table, StringComparison.Ordinal);
             Assert.Matches(@"\| \*\*New namespace\*\*.* \| \d+ / \d+ \|", table);
             Assert.Matches(@"\| \*\*daemon peak RSS, whole run \(VmHWM, MB\)\*\* \| \d+ \|", table);
-            Assert.Matches(@"\| off \| 0 \(off\) \| \d+ \| [\d.]+ \| \d+ \| \d+ \|", table);
+            Assert.Matches(@"\| off \| 0 \(off\) \| \d+ \| [\d.]+ \| \d+ \| \d+ \| [\d,]+ \|", table);
 
             // The seed's workflow, measured with the real aws CLI and kubectl: it replaced the other team's
             // pull secret on all 6 default ServiceAccounts, left the 12 others uncovered, and each of the
