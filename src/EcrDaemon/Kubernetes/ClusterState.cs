@@ -27,23 +27,30 @@ internal sealed class ClusterState
         var selector = LabelSelector.Parse(settings.NamespaceSelector);
         var excluded = settings.Excluded.ToHashSet(StringComparer.Ordinal);
         var secretName = settings.SecretName;
+        var strings = new StringPool();
+        string[] justOurs = [secretName];
         Namespaces = new(ns => new NamespaceView(
             ns.Metadata.Name,
             !excluded.Contains(ns.Metadata.Name) && selector.Matches(ns.Metadata.Labels),
             ns.Metadata.DeletionTimestamp is not null || ns.Status?.Phase == "Terminating"), queue.Add);
         ServiceAccounts = new(sa => new ServiceAccountView(
-            sa.Metadata.NamespaceProperty,
-            sa.Metadata.Name,
+            strings.Share(sa.Metadata.NamespaceProperty),
+            strings.Share(sa.Metadata.Name),
             sa.Metadata.ResourceVersion,
-            sa.ImagePullSecrets?.Select(r => r.Name ?? "").ToArray() ?? [],
+            sa.ImagePullSecrets switch
+            {
+                null or [] => [],
+                [{ Name: var only }] when only == secretName => justOurs, // what most ServiceAccounts hold once synced
+                var references => [.. references.Select(r => strings.Share(r.Name ?? ""))],
+            },
             sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName), queue.Add);
         Secrets = new(secret => new SecretView(
             secret.Metadata.NamespaceProperty,
             secret.Metadata.ResourceVersion,
-            secret.Type,
+            strings.Share(secret.Type),
             secret.Metadata.Labels?.TryGetValue(Markers.ManagedByLabel, out var by) == true && by == Markers.ManagedByValue,
-            PullSecretContent.HashOf(secret.Data?.TryGetValue(Markers.DockerConfigJsonKey, out var data) == true ? data : null),
-            secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null), queue.Add);
+            strings.Share(PullSecretContent.HashOf(secret.Data?.TryGetValue(Markers.DockerConfigJsonKey, out var data) == true ? data : null)),
+            strings.Share(secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null)), queue.Add);
     }
 
     public ObjectCache<V1Namespace, NamespaceView> Namespaces { get; }

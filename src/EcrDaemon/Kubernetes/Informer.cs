@@ -129,24 +129,37 @@ internal sealed class Informer<T>(
         }
     }
 
+    /// <summary>
+    /// Lists every page and hands the objects to the sink as each page arrives, so that only one
+    /// page of full objects is held at a time; the sink replaces its contents once the list is complete.
+    /// </summary>
     private async Task<string> ListAllAsync(CancellationToken cancellationToken)
     {
-        var items = new List<T>();
-        string? continueToken = null;
-        string resourceVersion;
-        do
-        {
-            var page = await list(settings.PageSize, continueToken, cancellationToken);
-            items.AddRange(page.Items);
-            continueToken = string.IsNullOrEmpty(page.Continue) ? null : page.Continue;
-            resourceVersion = page.ResourceVersion;
-        }
-        while (continueToken is not null);
-
-        Touch();
-        sink.Replace(items);
-        logger.Listed(resource, items.Count, resourceVersion);
+        var count = 0;
+        var resourceVersion = "";
+        await sink.ReplaceAsync(Pages(), cancellationToken);
+        logger.Listed(resource, count, resourceVersion);
         return resourceVersion;
+
+        async IAsyncEnumerable<T> Pages()
+        {
+            string? continueToken = null;
+            do
+            {
+                var page = await list(settings.PageSize, continueToken, cancellationToken);
+                foreach (var item in page.Items)
+                {
+                    yield return item;
+                }
+
+                count += page.Items.Count;
+                continueToken = string.IsNullOrEmpty(page.Continue) ? null : page.Continue;
+                resourceVersion = page.ResourceVersion;
+            }
+            while (continueToken is not null);
+
+            Touch();
+        }
     }
 
     /// <param name="Reason">
