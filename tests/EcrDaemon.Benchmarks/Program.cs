@@ -19,7 +19,7 @@ if (options.WorkDirectory.Length == 0)
 
 Directory.CreateDirectory(options.WorkDirectory);
 Console.Error.WriteLine($"benchmark: daemon logs in {options.WorkDirectory}");
-Console.WriteLine(Report.Machine(options));
+Section(Report.Machine(options));
 
 var failures = new List<string>();
 var scale = new List<ScaleResult>();
@@ -30,18 +30,18 @@ foreach (var n in options.Namespaces)
     scale.Add(run);
 }
 
-Console.WriteLine(Report.Scale(scale, options));
-Console.WriteLine(Report.Requests(scale));
+Section(Report.Scale(scale, options));
+Section(Report.Requests(scale));
 
 if (options.RateLimitNamespaces > 0)
 {
-    Console.WriteLine(Report.RateLimit(await RateLimitRun.RunAsync(options, failures), options));
+    Section(Report.RateLimit(await RateLimitRun.RunAsync(options, failures), options));
 }
 
 if (options.SeedNamespaces > 0)
 {
     var seed = await SeedRun.RunAsync(options);
-    Console.WriteLine(Report.Seed(seed, scale.FirstOrDefault(r => r.Namespaces == seed.Namespaces)));
+    Section(Report.Seed(seed, scale.FirstOrDefault(r => r.Namespaces == seed.Namespaces)));
 }
 
 foreach (var failure in failures)
@@ -51,3 +51,6 @@ foreach (var failure in failures)
 
 Console.Error.WriteLine(failures.Count == 0 ? "benchmark: every count at its minimum" : $"benchmark: {failures.Count} failures");
 return failures.Count == 0 ? 0 : 1;
+
+// One Markdown section and the blank line that ends its table.
+static void Section(string markdown) => Console.WriteLine(markdown.TrimEnd() + Environment.NewLine);
