@@ -21,6 +21,7 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     private readonly Task _sampler;
     private readonly CancellationTokenSource _stop = new();
     private long _phasePeakRss;
+    private long _runPeakRss;
     private TimeSpan _phaseCpu;
 
     private DaemonUnderTest(Process process, string home, StreamWriter log)
@@ -37,15 +38,28 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>For a failure message: how the daemon ended, or nothing while it runs.</summary>
+    public string ExitNote => _process.HasExited ? $"; the daemon exited with code {_process.ExitCode}" : "";
+
     public string LogPath { get; private set; } = "";
 
-    /// <summary>The kernel's peak resident set for the whole run (VmHWM), in MB.</summary>
+    /// <summary>
+    /// The kernel's peak resident set for the whole run (VmHWM), in MB; once the process has
+    /// exited, /proc has nothing left, so the highest sample stands in.
+    /// </summary>
     public double PeakRssMb
     {
         get
         {
-            _process.Refresh();
-            return Mb(_process.PeakWorkingSet64);
+            try
+            {
+                _process.Refresh();
+                return Mb(Math.Max(_process.PeakWorkingSet64, Interlocked.Read(ref _runPeakRss)));
+            }
+            catch (InvalidOperationException)
+            {
+                return Mb(Interlocked.Read(ref _runPeakRss));
+            }
         }
     }
 
@@ -98,14 +112,25 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         return new DaemonUnderTest(process, home, log) { LogPath = logPath };
     }
 
-    /// <summary>Ends the current phase: its peak resident set and CPU seconds; starts the next.</summary>
+    /// <summary>
+    /// Ends the current phase: its peak resident set and CPU seconds (NaN once the process has
+    /// exited and /proc has nothing left); starts the next.
+    /// </summary>
     public PhaseUsage EndPhase()
     {
-        _process.Refresh();
-        var cpu = _process.TotalProcessorTime;
-        var usage = new PhaseUsage(Mb(Math.Max(Interlocked.Exchange(ref _phasePeakRss, 0), _process.WorkingSet64)), (cpu - _phaseCpu).TotalSeconds);
-        _phaseCpu = cpu;
-        return usage;
+        var peak = Interlocked.Exchange(ref _phasePeakRss, 0);
+        try
+        {
+            _process.Refresh();
+            var cpu = _process.TotalProcessorTime;
+            var usage = new PhaseUsage(Mb(Math.Max(peak, _process.WorkingSet64)), (cpu - _phaseCpu).TotalSeconds);
+            _phaseCpu = cpu;
+            return usage;
+        }
+        catch (InvalidOperationException)
+        {
+            return new PhaseUsage(Mb(peak), double.NaN);
+        }
     }
 
     /// <summary>Stops the daemon with SIGTERM, as Kubernetes does, and waits for its exit.</summary>
@@ -143,6 +168,14 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
 
     private static double Mb(long bytes) => bytes / 1024.0 / 1024.0;
 
+    private static void RaiseTo(ref long peak, long value)
+    {
+        long seen;
+        while (value > (seen = Interlocked.Read(ref peak)) && Interlocked.CompareExchange(ref peak, value, seen) != seen)
+        {
+        }
+    }
+
     private static void Write(StreamWriter log, string? line)
     {
         if (line is not null)
@@ -162,10 +195,8 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
             {
                 _process.Refresh();
                 var rss = _process.WorkingSet64;
-                long seen;
-                while (rss > (seen = Interlocked.Read(ref _phasePeakRss)) && Interlocked.CompareExchange(ref _phasePeakRss, rss, seen) != seen)
-                {
-                }
+                RaiseTo(ref _phasePeakRss, rss);
+                RaiseTo(ref _runPeakRss, rss);
 
                 await Task.Delay(50, _stop.Token);
             }

@@ -44,7 +44,7 @@ internal static class RateLimitRun
             results.Add(new RateLimitResult(name, qps, burst, seconds, limited.Count, limited.Count(r => r.Resource == "events"), limited.Count / span, synced));
             if (!synced)
             {
-                failures.Add($"rate limit {name}: {n} namespaces did not reach sync (daemon log: {logPath})");
+                failures.Add($"rate limit {name}: {n} namespaces did not reach sync{daemon.ExitNote} (daemon log: {logPath})");
             }
 
             await daemon.StopAsync();

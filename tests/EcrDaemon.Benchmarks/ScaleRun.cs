@@ -79,7 +79,7 @@ internal static class ScaleRun
 
         if (!await cluster.WaitInSyncAsync(namespaces, cluster.PasswordFor(0), options.Deadline, () => daemon.HasExited))
         {
-            failures.Add($"N={n}: the cold start did not reach sync (daemon log: {logPath})");
+            failures.Add($"N={n}: the cold start did not reach sync{daemon.ExitNote} (daemon log: {logPath})");
             return Failed();
         }
 
@@ -98,7 +98,7 @@ internal static class ScaleRun
         await WaitAsync(() => cluster.Ecr.RequestCount >= 2 || daemon.HasExited, options.FirstTokenLifetime);
         if (cluster.Ecr.RequestCount < 2)
         {
-            failures.Add($"N={n}: the daemon did not refresh its token within {options.FirstTokenLifetime} (daemon log: {logPath})");
+            failures.Add($"N={n}: the daemon did not refresh its token within {options.FirstTokenLifetime}{daemon.ExitNote} (daemon log: {logPath})");
             return Failed();
         }
 
@@ -106,7 +106,7 @@ internal static class ScaleRun
         var rotationStart = cluster.Ecr.Requests[1].At;
         if (!await cluster.WaitInSyncAsync(namespaces, cluster.PasswordFor(1), options.Deadline, () => daemon.HasExited))
         {
-            failures.Add($"N={n}: the rotation did not reach every namespace (daemon log: {logPath})");
+            failures.Add($"N={n}: the rotation did not reach every namespace{daemon.ExitNote} (daemon log: {logPath})");
             return Failed();
         }
 
@@ -144,7 +144,7 @@ internal static class ScaleRun
         var peak = daemon.PeakRssMb;
         if (daemon.HasExited)
         {
-            failures.Add($"N={n}: the daemon exited during the run (daemon log: {logPath})");
+            failures.Add($"N={n}: the daemon exited during the run{daemon.ExitNote} (daemon log: {logPath})");
         }
         else if (await daemon.StopAsync() != 0)
         {

@@ -50,4 +50,34 @@ public sealed class BenchmarkSmokeTests
             work.Delete(recursive: true);
         }
     }
+
+    [ToolFact("bash")]
+    public async Task A_daemon_that_exits_at_once_is_a_failure_with_its_exit_code_not_a_crash()
+    {
+        var benchmark = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll");
+        var work = Directory.CreateTempSubdirectory("ecrdaemon-benchmark-broken-");
+        try
+        {
+            var daemon = Path.Combine(work.FullName, "broken-daemon");
+            await File.WriteAllTextAsync(daemon, "#!/bin/sh\necho 'this build cannot start' >&2\nexit 3\n");
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(daemon, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+
+            var result = await Tools.RunAsync("dotnet",
+                [benchmark, "--daemon", daemon, "--namespaces", "2", "--latency-namespaces", "0", "--steady", "1",
+                 "--rate-limit-namespaces", "0", "--seed-namespaces", "0", "--deadline", "30", "--work", Path.Combine(work.FullName, "logs")],
+                timeout: TimeSpan.FromMinutes(2));
+
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.Contains("FAILED: N=2: the cold start did not reach sync; the daemon exited with code 3 (daemon log: ", result.StandardOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", result.StandardError, StringComparison.Ordinal);
+            Assert.Contains("this build cannot start", await File.ReadAllTextAsync(Path.Combine(work.FullName, "logs", "daemon-2.log")), StringComparison.Ordinal);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
 }
