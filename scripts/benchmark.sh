@@ -10,6 +10,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
+bench=tests/EcrDaemon.Benchmarks/bin/Release/net10.0/EcrDaemon.Benchmarks.dll
+for arg in "$@"; do
+  if [[ "$arg" == "--help" || "$arg" == "-h" ]]; then   # the usage only; the last results stay
+    dotnet build tests/EcrDaemon.Benchmarks -c Release -v quiet -nologo >/dev/null
+    exec dotnet "$bench" --help
+  fi
+done
+
 bash scripts/tools.sh
 export PATH="$root/.tools/bin:$PATH"
 out="$root/out/benchmark"
@@ -17,5 +25,5 @@ rm -rf "$out"
 mkdir -p "$out"
 bash scripts/publish.sh "$out/daemon" >/dev/null
 dotnet build tests/EcrDaemon.Benchmarks -c Release -v quiet -nologo >/dev/null
-dotnet tests/EcrDaemon.Benchmarks/bin/Release/net10.0/EcrDaemon.Benchmarks.dll \
+dotnet "$bench" \
   --daemon "$out/daemon/EcrDaemon" --work "$out/logs" "$@" | tee "$out/results.md"

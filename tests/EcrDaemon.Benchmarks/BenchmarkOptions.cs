@@ -65,7 +65,6 @@ internal sealed record BenchmarkOptions
                 "--daemon" => options with { Daemon = Path.GetFullPath(Value()) },
                 "--work" => options with { WorkDirectory = Path.GetFullPath(Value()) },
                 "--deadline" => options with { Deadline = Seconds() },
-                "-h" or "--help" => throw new ArgumentException("help"),
                 _ => throw new ArgumentException($"unknown argument '{flag}'"),
             };
         }

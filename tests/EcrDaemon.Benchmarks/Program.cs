@@ -1,6 +1,12 @@
 using EcrDaemon.Benchmarks;
 
 // The scale benchmark (issue 8): bash scripts/benchmark.sh [options]; usage in BenchmarkOptions.Usage.
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(BenchmarkOptions.Usage);
+    return 0;
+}
+
 BenchmarkOptions options;
 try
 {

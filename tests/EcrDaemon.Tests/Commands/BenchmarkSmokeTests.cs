@@ -80,4 +80,33 @@ public sealed class BenchmarkSmokeTests
             work.Delete(recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData("--namespaces 100,x", "--namespaces needs positive whole numbers separated by commas, got '100,x'")]
+    [InlineData("--namespaces 0", "--namespaces needs positive whole numbers separated by commas, got '0'")]
+    [InlineData("--steady -5", "--steady needs a positive number of seconds, got '-5'")]
+    [InlineData("--seed-namespaces many", "--seed-namespaces needs a whole number, got 'many'")]
+    [InlineData("--deadline", "--deadline needs a value")]
+    [InlineData("--daemon /nonexistent/EcrDaemon", "--daemon: no such file: /nonexistent/EcrDaemon")]
+    [InlineData("--namespace 100", "unknown argument '--namespace'")]
+    public async Task A_bad_argument_exits_2_with_what_was_wrong_and_the_usage(string arguments, string message)
+    {
+        var result = await Tools.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll"), .. arguments.Split(' ')],
+            timeout: TimeSpan.FromMinutes(1));
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"benchmark: {message}", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("--namespaces", result.StandardError.Replace($"benchmark: {message}", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Empty(result.StandardOutput);
+    }
+
+    [Fact]
+    public async Task Help_prints_the_usage_and_exits_0()
+    {
+        var result = await Tools.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll"), "--help"],
+            timeout: TimeSpan.FromMinutes(1));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("--first-token-lifetime SECONDS", result.StandardOutput, StringComparison.Ordinal);
+    }
 }
