@@ -10,15 +10,16 @@ namespace EcrDaemon.Tests.Commands;
 /// </summary>
 public sealed class BenchmarkSmokeTests
 {
+    private static readonly string Benchmark = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll");
+
     [ToolFact("kubectl", "aws", "bash")]
     public async Task A_small_benchmark_run_reports_every_phase_at_the_minimum_and_the_seed_breakage()
     {
-        var benchmark = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll");
         var work = Directory.CreateTempSubdirectory("ecrdaemon-benchmark-smoke-");
         try
         {
             var result = await Tools.RunAsync("dotnet",
-                [benchmark, "--namespaces", "6", "--latency-namespaces", "5", "--steady", "3", "--first-token-lifetime", "20",
+                [Benchmark, "--namespaces", "6", "--latency-namespaces", "5", "--steady", "3", "--first-token-lifetime", "20",
                  "--rate-limit-namespaces", "6", "--seed-namespaces", "6", "--work", work.FullName],
                 new Dictionary<string, string?> { ["PATH"] = $"{Path.Combine(Tools.RepositoryRoot, ".tools", "bin")}:{Environment.GetEnvironmentVariable("PATH")}" },
                 TimeSpan.FromMinutes(4));
@@ -54,7 +55,6 @@ public sealed class BenchmarkSmokeTests
     [ToolFact("bash")]
     public async Task A_daemon_that_exits_at_once_is_a_failure_with_its_exit_code_not_a_crash()
     {
-        var benchmark = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll");
         var work = Directory.CreateTempSubdirectory("ecrdaemon-benchmark-broken-");
         try
         {
@@ -66,7 +66,7 @@ public sealed class BenchmarkSmokeTests
             }
 
             var result = await Tools.RunAsync("dotnet",
-                [benchmark, "--daemon", daemon, "--namespaces", "2", "--latency-namespaces", "0", "--steady", "1",
+                [Benchmark, "--daemon", daemon, "--namespaces", "2", "--latency-namespaces", "0", "--steady", "1",
                  "--rate-limit-namespaces", "0", "--seed-namespaces", "0", "--deadline", "30", "--work", Path.Combine(work.FullName, "logs")],
                 timeout: TimeSpan.FromMinutes(2));
 
@@ -91,19 +91,19 @@ public sealed class BenchmarkSmokeTests
     [InlineData("--namespace 100", "unknown argument '--namespace'")]
     public async Task A_bad_argument_exits_2_with_what_was_wrong_and_the_usage(string arguments, string message)
     {
-        var result = await Tools.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll"), .. arguments.Split(' ')],
+        var result = await Tools.RunAsync("dotnet", [Benchmark, .. arguments.Split(' ')],
             timeout: TimeSpan.FromMinutes(1));
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains($"benchmark: {message}", result.StandardError, StringComparison.Ordinal);
-        Assert.Contains("--namespaces", result.StandardError.Replace($"benchmark: {message}", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("usage: EcrDaemon.Benchmarks [options]", result.StandardError, StringComparison.Ordinal);
         Assert.Empty(result.StandardOutput);
     }
 
     [Fact]
     public async Task Help_prints_the_usage_and_exits_0()
     {
-        var result = await Tools.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "EcrDaemon.Benchmarks.dll"), "--help"],
+        var result = await Tools.RunAsync("dotnet", [Benchmark, "--help"],
             timeout: TimeSpan.FromMinutes(1));
 
         Assert.True(result.ExitCode == 0, result.ToString());
