@@ -118,6 +118,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Released the Lease {Lease}, so another replica can take over at once")]
     public static partial void LeaseReleased(this ILogger logger, string lease);
 
+    // 5100-5119: informer backoff (issue 14).
+    [LoggerMessage(EventId = 5100, Level = LogLevel.Warning,
+        Message = "The {Resource} watch expired (410) again right after listing ({Count} in a row); listing again in {Delay}")]
+    public static partial void WatchExpiredAgain(this ILogger logger, string resource, int count, TimeSpan delay);
+
     // 9xxx: the process.
     [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "{Service} failed; the daemon stops with exit code 1")]
     public static partial void ServiceFailed(this ILogger logger, Exception exception, string service);

@@ -44,8 +44,9 @@ internal interface IInformerStatus
 /// <summary>
 /// List, then watch from the list's resourceVersion, for one resource across all namespaces.
 /// Keeps the resourceVersion current from every event and bookmark; on 410 it lists again (and
-/// the cache reports what vanished); any other failure waits with capped, jittered backoff and
-/// watches again from where it was. A watch silent past <see cref="InformerSettings.StallTimeout"/>
+/// the cache reports what vanished), at once after a healthy watch, but with backoff when the
+/// watch expires again right after a list; any other failure waits with capped, jittered backoff
+/// and watches again from where it was. A watch silent past <see cref="InformerSettings.StallTimeout"/>
 /// is restarted by a watchdog. <see cref="Synced"/> completes after the first full list.
 /// </summary>
 internal sealed class Informer<T>(
@@ -81,6 +82,7 @@ internal sealed class Informer<T>(
     {
         string? resourceVersion = null;
         var failures = 0;
+        var expired = 0; // 410s in a row without a healthy watch between them
         while (!cancellationToken.IsCancellationRequested)
         {
             Beat();
@@ -96,7 +98,14 @@ internal sealed class Informer<T>(
                 var outcome = await WatchOnceAsync(resourceVersion, cancellationToken);
                 resourceVersion = outcome.Gone ? null : outcome.ResourceVersion;
                 metrics.WatchRestarted(resource, outcome.Reason);
-                if (outcome.Gone)
+                expired = outcome switch
+                {
+                    { Gone: true, Healthy: true } => 1,
+                    { Gone: true } => expired + 1,
+                    { Healthy: true } => 0,
+                    _ => expired,
+                };
+                if (outcome.Gone && expired == 1)
                 {
                     logger.WatchExpired(resource);
                 }
@@ -121,7 +130,10 @@ internal sealed class Informer<T>(
                 }
             }
 
-            if (failure is null)
+            // One 410 relists at once; a watch that expires again right after its list (list, 410, list...)
+            // backs off like any other failure, so that it cannot loop as fast as the rate limit allows.
+            var expiredAgain = failure is null && resourceVersion is null && expired > 1;
+            if (failure is null && !expiredAgain)
             {
                 failures = 0;
                 continue;
@@ -129,7 +141,15 @@ internal sealed class Informer<T>(
 
             failures++;
             var delay = Backoff(failures);
-            logger.WatchFailed(resource, ApiErrors.Describe(failure), delay);
+            if (failure is null)
+            {
+                logger.WatchExpiredAgain(resource, expired, delay);
+            }
+            else
+            {
+                logger.WatchFailed(resource, ApiErrors.Describe(failure), delay);
+            }
+
             try
             {
                 await Task.Delay(delay, time, cancellationToken);
@@ -243,6 +263,10 @@ internal sealed class Informer<T>(
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             error ??= new TimeoutException($"no event or bookmark for {settings.StallTimeout}");
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Gone)
+        {
+            gone = true; // the server refused the watch itself with 410: the resourceVersion is too old
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -31,14 +31,16 @@ public static class WatchResponder
         }
 
         var ns = request.Type.Namespaced && request.Namespace.Length > 0 ? request.Namespace : null;
-        var (watcher, compacted) = store.Watch(request.Type, ns, labels, fields, from);
+        var (watcher, compacted) = faults.TakeWatchExpiry() ? (null, -1) : store.Watch(request.Type, ns, labels, fields, from);
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = table ? ApiHandler.TableContentType : "application/json";
         await ctx.Response.StartAsync(ctx.RequestAborted);
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
         if (watcher is null)
         {
-            var expired = ApiException.Expired(string.Create(CultureInfo.InvariantCulture, $"too old resource version: {from} ({compacted})"));
+            var expired = ApiException.Expired(compacted < 0
+                ? string.Create(CultureInfo.InvariantCulture, $"too old resource version: {from} (injected)")
+                : string.Create(CultureInfo.InvariantCulture, $"too old resource version: {from} ({compacted})"));
             await WriteLineAsync(ctx, "ERROR", JsonSerializer.SerializeToUtf8Bytes(expired.ToStatus()));
             return;
         }

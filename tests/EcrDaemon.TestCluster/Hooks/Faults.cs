@@ -15,9 +15,30 @@ public sealed class Faults
 
     private int _watchBreaks;
     private WatchBreak _watchBreakKind;
+    private int _expiredWatches;
 
     /// <summary>While true, every request's connection is aborted and no watch can open.</summary>
     public bool Down { get; set; }
+
+    /// <summary>
+    /// While true, every watch is answered with an ERROR event 410 Expired at once, as the API server
+    /// answers a watch from a resourceVersion it no longer has (so list, watch, 410 repeats).
+    /// </summary>
+    public bool WatchesExpire { get; set; }
+
+    /// <summary>How many watches <see cref="WatchesExpire"/> has answered with 410.</summary>
+    public int ExpiredWatches => Volatile.Read(ref _expiredWatches);
+
+    internal bool TakeWatchExpiry()
+    {
+        if (!WatchesExpire)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _expiredWatches);
+        return true;
+    }
 
     /// <summary>The next <paramref name="count"/> events written on any watch stream are broken this way.</summary>
     public void BreakWatchEvents(WatchBreak kind, int count = 1)
@@ -68,6 +89,7 @@ public sealed class Faults
             _rules.Clear();
             _watchBreaks = 0;
             Down = false;
+            WatchesExpire = false;
         }
     }
 
