@@ -48,6 +48,12 @@ public enum EcrFault
 
     /// <summary>200; an entry lacks expiresAt.</summary>
     MissingExpiresAt,
+
+    /// <summary>200 whose Content-Length promises more than is sent: half the body, then the connection is cut.</summary>
+    TruncatedBody,
+
+    /// <summary>200 without a Content-Length (chunked): half the body is flushed, then the connection is reset.</summary>
+    ResetMidBody,
 }
 
 /// <summary>One request the stand-in received, and what its SigV4 check found.</summary>
@@ -153,6 +159,9 @@ public sealed class EcrStandIn : IAsyncDisposable
         }
     }
 
+    /// <summary>Drops every fault still queued.</summary>
+    public void ClearFaults() => faults.Clear();
+
     /// <summary>The password in the token for <paramref name="accountId"/>: distinctive, so tests can look for leaks.</summary>
     public static string PasswordFor(string accountId, int generation = 0) =>
         generation == 0 ? $"standin-password-{accountId}-c2VjcmV0" : $"standin-password-{accountId}-g{generation}-c2VjcmV0";
@@ -212,6 +221,9 @@ public sealed class EcrStandIn : IAsyncDisposable
                 return;
             case EcrFault.XmlBody:
                 await Write(context, 200, "text/xml", "<?xml version=\"1.0\"?><GetAuthorizationTokenResponse><Result/></GetAuthorizationTokenResponse>");
+                return;
+            case EcrFault.TruncatedBody or EcrFault.ResetMidBody:
+                await WriteHalfAndCut(context, SuccessBody(registryIds, fault), fault == EcrFault.TruncatedBody);
                 return;
             default:
                 break;
@@ -302,6 +314,21 @@ public sealed class EcrStandIn : IAsyncDisposable
         context.Response.ContentType = contentType;
         context.Response.Headers["x-amzn-RequestId"] = Guid.NewGuid().ToString();
         await context.Response.WriteAsync(body, context.RequestAborted);
+    }
+
+    private static async Task WriteHalfAndCut(HttpContext context, string body, bool withContentLength)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/x-amz-json-1.1";
+        if (withContentLength)
+        {
+            context.Response.ContentLength = bytes.Length;
+        }
+
+        await context.Response.Body.WriteAsync(bytes.AsMemory(0, bytes.Length / 2), context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+        context.Abort();
     }
 
     public async ValueTask DisposeAsync()

@@ -3,8 +3,8 @@ namespace EcrDaemon.Ecr;
 /// <summary>When the token refresher runs next: pure arithmetic, unit-tested.</summary>
 internal static class RefreshSchedule
 {
-    public static readonly TimeSpan FailureBackoffStart = TimeSpan.FromSeconds(30);
-    public static readonly TimeSpan FailureBackoffCap = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan FailureBackoffStart = FailureBackoff.Default.Start;
+    public static readonly TimeSpan FailureBackoffCap = FailureBackoff.Default.Cap;
 
     /// <summary>
     /// The delay until a token fetched at <paramref name="fetchedAt"/> and expiring at
@@ -32,9 +32,9 @@ internal static class RefreshSchedule
     /// the held token has left (and never below <paramref name="minimum"/>), so that retries
     /// quicken as the last good token nears its expiry.
     /// </summary>
-    public static TimeSpan AfterFailure(int failures, DateTimeOffset now, DateTimeOffset? soonestExpiry, TimeSpan minimum)
+    public static TimeSpan AfterFailure(int failures, DateTimeOffset now, DateTimeOffset? soonestExpiry, TimeSpan minimum, FailureBackoff? backoffs = null)
     {
-        var backoff = AfterFailure(failures);
+        var backoff = (backoffs ?? FailureBackoff.Default).After(failures);
         if (soonestExpiry is not { } expiry)
         {
             return backoff;
@@ -46,9 +46,5 @@ internal static class RefreshSchedule
     }
 
     /// <summary>The delay after the <paramref name="failures"/>-th failure in a row: 30 s, doubling, capped at 5 minutes.</summary>
-    public static TimeSpan AfterFailure(int failures)
-    {
-        var doubled = FailureBackoffStart * Math.Pow(2, Math.Clamp(failures - 1, 0, 20));
-        return doubled > FailureBackoffCap ? FailureBackoffCap : doubled;
-    }
+    public static TimeSpan AfterFailure(int failures) => FailureBackoff.Default.After(failures);
 }

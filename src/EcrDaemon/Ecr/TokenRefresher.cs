@@ -16,6 +16,7 @@ namespace EcrDaemon.Ecr;
 /// </summary>
 internal sealed class TokenRefresher(
     EcrTokenService tokens,
+    FailureBackoff backoffs,
     DaemonMetrics metrics,
     IOptions<EcrDaemonOptions> options,
     TimeProvider time,
@@ -99,7 +100,7 @@ internal sealed class TokenRefresher(
             if (failed > 0)
             {
                 var soonest = held.Where(t => t is not null).Select(t => (DateTimeOffset?)t!.ExpiresAt).Min();
-                var backoff = RefreshSchedule.AfterFailure(ConsecutiveFailures, now, soonest, settings.MinRefreshInterval);
+                var backoff = RefreshSchedule.AfterFailure(ConsecutiveFailures, now, soonest, settings.MinRefreshInterval, backoffs);
                 delay = delay is { } d && d < backoff ? d : backoff;
             }
 
