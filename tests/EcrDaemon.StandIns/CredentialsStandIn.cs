@@ -31,8 +31,8 @@ public enum CredentialsMode
 /// Where a pod's AWS credentials come from, on real HTTP: a container credentials endpoint (EKS
 /// Pod Identity agent, ECS; <c>GET /container-credentials</c>) and STS
 /// AssumeRoleWithWebIdentity (IRSA; <c>POST /</c>, the query protocol), both handing out
-/// <see cref="EcrStandIn"/>'s container session credentials, which expire within minutes so
-/// that the SDK asks again on every use. <see cref="Mode"/> breaks both.
+/// <see cref="EcrStandIn"/>'s container session credentials, which expire within 75 s so
+/// that the SDK asks again every few seconds. <see cref="Mode"/> breaks both.
 /// </summary>
 public sealed class CredentialsStandIn : IAsyncDisposable
 {
@@ -123,7 +123,7 @@ public sealed class CredentialsStandIn : IAsyncDisposable
     }
 
     private static string Expiration() =>
-        DateTimeOffset.UtcNow.AddMinutes(2).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        DateTimeOffset.UtcNow.AddSeconds(75).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static string Error(string code, string message) =>
         $"<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"

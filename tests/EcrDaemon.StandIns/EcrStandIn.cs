@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -49,7 +51,7 @@ public enum EcrFault
     /// <summary>200; an entry lacks expiresAt.</summary>
     MissingExpiresAt,
 
-    /// <summary>200 whose Content-Length promises more than is sent: half the body, then the connection is cut.</summary>
+    /// <summary>200 whose Content-Length promises more than is sent: half the body, then the connection ends.</summary>
     TruncatedBody,
 
     /// <summary>200 without a Content-Length (chunked): half the body is flushed, then the connection is reset.</summary>
@@ -316,18 +318,36 @@ public sealed class EcrStandIn : IAsyncDisposable
         await context.Response.WriteAsync(body, context.RequestAborted);
     }
 
-    private static async Task WriteHalfAndCut(HttpContext context, string body, bool withContentLength)
+    /// <summary>
+    /// Sends the headers and half the body. Truncated: the connection is then closed for sending (a
+    /// FIN after the data, so the client surely reads the headers and sees the body end early), and
+    /// the stand-in waits for the client to hang up. Reset: the connection is aborted at once.
+    /// </summary>
+    private static async Task WriteHalfAndCut(HttpContext context, string body, bool truncate)
     {
         var bytes = Encoding.UTF8.GetBytes(body);
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/x-amz-json-1.1";
-        if (withContentLength)
+        if (truncate)
         {
             context.Response.ContentLength = bytes.Length;
         }
 
         await context.Response.Body.WriteAsync(bytes.AsMemory(0, bytes.Length / 2), context.RequestAborted);
         await context.Response.Body.FlushAsync(context.RequestAborted);
+        if (truncate && context.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(60), context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                // The client hung up.
+            }
+        }
+
         context.Abort();
     }
 

@@ -17,8 +17,8 @@ public sealed class CheckCredentialFailureTests : StandInTest
 
     [Theory]
     [InlineData("container endpoint refused", "network (transient)")]
-    [InlineData("container endpoint 500", "(transient)")]
-    [InlineData("container endpoint garbage", "(")]
+    [InlineData("container endpoint 500", "network (transient)")]
+    [InlineData("container endpoint garbage", "network (transient)")]
     [InlineData("web identity token file missing", "invalid_credentials (permanent)")]
     [InlineData("web identity token file unreadable", "invalid_credentials (permanent)")]
     [InlineData("sts refusing", "access_denied (permanent)")]
