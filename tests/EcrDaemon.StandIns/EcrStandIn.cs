@@ -319,24 +319,22 @@ public sealed class EcrStandIn : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends the headers and half the body. Truncated: the connection is then closed for sending (a
-    /// FIN after the data, so the client surely reads the headers and sees the body end early), and
-    /// the stand-in waits for the client to hang up. Reset: the connection is aborted at once.
+    /// Sends the headers and half the body, then cuts. Truncated: the response is written straight to
+    /// the socket (so the kernel has it before anything else), with a Content-Length of the whole
+    /// body; the socket is then closed for sending, a FIN after the data, so the client surely reads
+    /// the headers and sees the body end early; the stand-in waits for the client to hang up.
+    /// Reset: chunked through Kestrel, flushed, and the connection aborted at once (the client sees the
+    /// reset during the headers or the body, as the timing falls).
     /// </summary>
     private static async Task WriteHalfAndCut(HttpContext context, string body, bool truncate)
     {
         var bytes = Encoding.UTF8.GetBytes(body);
-        context.Response.StatusCode = 200;
-        context.Response.ContentType = "application/x-amz-json-1.1";
-        if (truncate)
+        var socket = context.Features.Get<IConnectionSocketFeature>()?.Socket;
+        if (truncate && socket is not null)
         {
-            context.Response.ContentLength = bytes.Length;
-        }
-
-        await context.Response.Body.WriteAsync(bytes.AsMemory(0, bytes.Length / 2), context.RequestAborted);
-        await context.Response.Body.FlushAsync(context.RequestAborted);
-        if (truncate && context.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
-        {
+            var head = Encoding.ASCII.GetBytes(
+                $"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {bytes.Length}\r\nx-amzn-RequestId: {Guid.NewGuid()}\r\n\r\n");
+            await socket.SendAsync(head.Concat(bytes.Take(bytes.Length / 2)).ToArray(), SocketFlags.None, context.RequestAborted);
             socket.Shutdown(SocketShutdown.Send);
             try
             {
@@ -346,8 +344,15 @@ public sealed class EcrStandIn : IAsyncDisposable
             {
                 // The client hung up.
             }
+
+            context.Abort();
+            return;
         }
 
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/x-amz-json-1.1";
+        await context.Response.Body.WriteAsync(bytes.AsMemory(0, bytes.Length / 2), context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
         context.Abort();
     }
 
