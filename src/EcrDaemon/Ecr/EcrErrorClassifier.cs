@@ -55,7 +55,7 @@ internal static class EcrErrorClassifier
 
         return exception is AmazonClientException
             ? EcrFailure.Permanent(EcrFailureReason.InvalidCredentials, $"{action}: {FirstLine(exception.Message)}")
-            : EcrFailure.Permanent(EcrFailureReason.Other, $"{action}: {exception.GetType().Name}: {FirstLine(exception.Message)}");
+            : EcrFailure.Permanent(EcrFailureReason.Other, $"{action}: unexpected {exception.GetType().FullName}"); // an unknown message could hold anything
     }
 
     /// <summary>Classifies a failure of the default credential chain; "none found" gets a message that lists where it looked.</summary>

@@ -117,6 +117,52 @@ public sealed class RefresherDaemonTests : IAsyncLifetime
         Assert.Equal(1, _h.Ecr.RequestCount);
     }
 
+    [Fact]
+    public async Task An_exception_nobody_foresaw_is_classified_other_logged_by_type_and_retried_until_it_stops()
+    {
+        await _h.CreateNamespaceAsync("a", optedIn: true);
+        var throwing = new ThrowingEcrClient();
+        await _h.StartDaemonAsync(new Dictionary<string, string?> { ["EcrDaemon:MinRefreshInterval"] = "00:00:01" }, customize: b =>
+        {
+            b.Services.Replace(ServiceDescriptor.Singleton<IEcrAuthorizationClient>(sp =>
+                throwing.Wrap(ActivatorUtilities.CreateInstance<SigV4EcrAuthorizationClient>(sp))));
+            b.Services.Replace(ServiceDescriptor.Singleton(new FailureBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400))));
+        });
+        await _h.WaitInSyncAsync("a");
+
+        throwing.Throwing = true;
+        _h.Refresher.RequestRefresh();
+        await Poll.Until(() => _h.HasExited || _h.Refresher.ConsecutiveFailures >= 3, () => _h.Logs.AllText);
+
+        _h.AssertRunning();
+        var failure = _h.Logs.Entries.Last(e => e.EventId.Id == 1005).Message;
+        Assert.Contains("other (permanent)", failure, StringComparison.Ordinal);
+        Assert.Contains(typeof(ArithmeticException).FullName!, failure, StringComparison.Ordinal);
+        Assert.DoesNotContain(ThrowingEcrClient.SecretLookingMessage, _h.Logs.AllText, StringComparison.Ordinal);
+        Assert.Equal(EcrStandIn.PasswordFor(_h.Ecr.DefaultAccountId, 0), _h.PasswordIn("a"));
+
+        throwing.Throwing = false;
+        _h.Ecr.Generation = 1;
+        await _h.WaitInSyncAsync("a");
+        Assert.Equal(0, _h.Refresher.ConsecutiveFailures);
+    }
+
+    /// <summary>Throws an exception type nothing in the ECR path expects, with a message that must never be logged.</summary>
+    private sealed class ThrowingEcrClient
+    {
+        public const string SecretLookingMessage = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+        public volatile bool Throwing;
+
+        public IEcrAuthorizationClient Wrap(IEcrAuthorizationClient inner) => new Client(this, inner);
+
+        private sealed class Client(ThrowingEcrClient owner, IEcrAuthorizationClient inner) : IEcrAuthorizationClient
+        {
+            public Task<EcrCallResult> GetAuthorizationTokenAsync(EcrAuthorizationRequest request, CancellationToken cancellationToken) =>
+                owner.Throwing ? throw new ArithmeticException(SecretLookingMessage) : inner.GetAuthorizationTokenAsync(request, cancellationToken);
+        }
+    }
+
     private List<System.Text.Json.Nodes.JsonObject> TokenEvents(string ns) =>
         [.. _h.Cluster.Store.InNamespace(ResourceType.Events, ns).Select(e => e.Node).Where(e => e["reason"]?.GetValue<string>() == "TokenRefreshFailed")];
 }
