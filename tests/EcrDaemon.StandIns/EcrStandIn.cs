@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -48,6 +50,12 @@ public enum EcrFault
 
     /// <summary>200; an entry lacks expiresAt.</summary>
     MissingExpiresAt,
+
+    /// <summary>200 whose Content-Length promises more than is sent: half the body, then the connection ends.</summary>
+    TruncatedBody,
+
+    /// <summary>200 without a Content-Length (chunked): half the body is flushed, then the connection is reset.</summary>
+    ResetMidBody,
 }
 
 /// <summary>One request the stand-in received, and what its SigV4 check found.</summary>
@@ -153,6 +161,9 @@ public sealed class EcrStandIn : IAsyncDisposable
         }
     }
 
+    /// <summary>Drops every fault still queued.</summary>
+    public void ClearFaults() => faults.Clear();
+
     /// <summary>The password in the token for <paramref name="accountId"/>: distinctive, so tests can look for leaks.</summary>
     public static string PasswordFor(string accountId, int generation = 0) =>
         generation == 0 ? $"standin-password-{accountId}-c2VjcmV0" : $"standin-password-{accountId}-g{generation}-c2VjcmV0";
@@ -212,6 +223,9 @@ public sealed class EcrStandIn : IAsyncDisposable
                 return;
             case EcrFault.XmlBody:
                 await Write(context, 200, "text/xml", "<?xml version=\"1.0\"?><GetAuthorizationTokenResponse><Result/></GetAuthorizationTokenResponse>");
+                return;
+            case EcrFault.TruncatedBody or EcrFault.ResetMidBody:
+                await WriteHalfAndCut(context, SuccessBody(registryIds, fault), fault == EcrFault.TruncatedBody);
                 return;
             default:
                 break;
@@ -302,6 +316,44 @@ public sealed class EcrStandIn : IAsyncDisposable
         context.Response.ContentType = contentType;
         context.Response.Headers["x-amzn-RequestId"] = Guid.NewGuid().ToString();
         await context.Response.WriteAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Sends the headers and half the body, then cuts. Truncated: the response is written straight to
+    /// the socket (so the kernel has it before anything else), with a Content-Length of the whole
+    /// body; the socket is then closed for sending, a FIN after the data, so the client surely reads
+    /// the headers and sees the body end early; the stand-in waits for the client to hang up.
+    /// Reset: chunked through Kestrel, flushed, and the connection aborted at once (the client sees the
+    /// reset during the headers or the body, as the timing falls).
+    /// </summary>
+    private static async Task WriteHalfAndCut(HttpContext context, string body, bool truncate)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var socket = context.Features.Get<IConnectionSocketFeature>()?.Socket;
+        if (truncate && socket is not null)
+        {
+            var head = Encoding.ASCII.GetBytes(
+                $"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {bytes.Length}\r\nx-amzn-RequestId: {Guid.NewGuid()}\r\n\r\n");
+            await socket.SendAsync(head.Concat(bytes.Take(bytes.Length / 2)).ToArray(), SocketFlags.None, context.RequestAborted);
+            socket.Shutdown(SocketShutdown.Send);
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(60), context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                // The client hung up.
+            }
+
+            context.Abort();
+            return;
+        }
+
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/x-amz-json-1.1";
+        await context.Response.Body.WriteAsync(bytes.AsMemory(0, bytes.Length / 2), context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+        context.Abort();
     }
 
     public async ValueTask DisposeAsync()

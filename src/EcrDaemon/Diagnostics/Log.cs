@@ -43,6 +43,14 @@ internal static partial class Log
     [LoggerMessage(EventId = 1012, Level = LogLevel.Information, Message = "Next token refresh at {At:O} (in {Delay})")]
     public static partial void NextRefresh(this ILogger logger, DateTimeOffset at, TimeSpan delay);
 
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Error,
+        Message = "A token refresh round failed with an unexpected {ExceptionType}; its {Registries} registries keep their last good token and are retried after the failure backoff")]
+    public static partial void RefreshRoundFailed(this ILogger logger, string exceptionType, int registries);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Warning,
+        Message = "The ECR token for {RegistryHost} claims to expire at {ExpiresAt:O}, far later than ECR's 12 hours; it is fetched again within {MaxDelay} anyway")]
+    public static partial void SurprisingExpiry(this ILogger logger, string registryHost, DateTimeOffset expiresAt, TimeSpan maxDelay);
+
     // 2xxx: Kubernetes watches.
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Listed {Count} {Resource} at resourceVersion {ResourceVersion}")]
     public static partial void Listed(this ILogger logger, string resource, int count, string resourceVersion);

@@ -32,10 +32,22 @@ internal static class EcrErrorClassifier
             {
                 case HttpRequestException or SocketException:
                     return EcrFailure.Transient(EcrFailureReason.Network, $"{action}: could not reach the service: {FirstLine(e.Message)}");
-                case TimeoutException or TaskCanceledException:
+                case FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException:
+                    // E.g. the web identity token file is not mounted (yet) or cannot be read.
+                    return EcrFailure.Permanent(EcrFailureReason.InvalidCredentials, $"{action}: cannot read a credentials file: {FirstLine(e.Message)}");
+                case IOException:
+                    // HttpIOException and friends: the connection ended before the response did.
+                    return EcrFailure.Transient(EcrFailureReason.Network, $"{action}: the connection broke: {e.GetType().Name}: {FirstLine(e.Message)}");
+                case JsonException or XmlException or FormatException:
+                    return EcrFailure.Transient(EcrFailureReason.InvalidResponse, $"{action}: the answer could not be read: {e.GetType().Name}");
+                case TimeoutException or OperationCanceledException:
                     return EcrFailure.Transient(EcrFailureReason.Timeout, $"{action}: the service did not answer in time");
                 case AmazonServiceException service when !string.IsNullOrEmpty(service.ErrorCode) || (int)service.StatusCode >= 400:
                     return Classify(NormalizeCode(service.ErrorCode), (int)service.StatusCode, service.Message, action);
+                case AmazonServiceException service when service.InnerException is null:
+                    // No code, no status: the SDK could not get an answer (the container credentials
+                    // provider reports a refused connection, a 500 and an unreadable body this way).
+                    return EcrFailure.Transient(EcrFailureReason.Network, $"{action}: no usable answer: {FirstLine(service.Message)}");
                 default:
                     break;
             }
@@ -43,7 +55,7 @@ internal static class EcrErrorClassifier
 
         return exception is AmazonClientException
             ? EcrFailure.Permanent(EcrFailureReason.InvalidCredentials, $"{action}: {FirstLine(exception.Message)}")
-            : EcrFailure.Permanent(EcrFailureReason.Other, $"{action}: {exception.GetType().Name}: {FirstLine(exception.Message)}");
+            : EcrFailure.Permanent(EcrFailureReason.Other, $"{action}: unexpected {exception.GetType().FullName}"); // an unknown message could hold anything
     }
 
     /// <summary>Classifies a failure of the default credential chain; "none found" gets a message that lists where it looked.</summary>

@@ -23,6 +23,7 @@ internal static class EcrServiceCollectionExtensions
         services.TryAddSingleton<EcrEndpointResolver>();
         services.TryAddSingleton<RoleCredentialCache>();
         services.TryAddSingleton<EcrTokenService>();
+        services.TryAddSingleton(FailureBackoff.Default);
 
         // The client's own per-attempt timeout applies; HttpClient's must not cut in first.
         services.AddHttpClient(SigV4EcrAuthorizationClient.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)

@@ -33,10 +33,15 @@ internal sealed class EcrTokenService(
             i, r.Region!, Blank(r.AccountId), Blank(r.RoleArn), Blank(r.ExternalId), endpoints.Resolve(r.Region!, r.Endpoint, ecr.UseFips)))];
     }
 
-    public async Task<IReadOnlyList<RegistryTokenResult>> FetchAllAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<RegistryTokenResult>> FetchAllAsync(CancellationToken cancellationToken) => FetchAsync(Targets(), cancellationToken);
+
+    /// <summary>
+    /// Fetches <paramref name="targets"/> (some or all of <see cref="Targets"/>), batching those that
+    /// share a call. Never throws but for cancellation: every failure is a result with an <see cref="EcrFailure"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<RegistryTokenResult>> FetchAsync(IReadOnlyList<RegistryTarget> targets, CancellationToken cancellationToken)
     {
-        var targets = Targets();
-        var results = new RegistryTokenResult[targets.Count];
+        var results = new List<RegistryTokenResult>(targets.Count);
         var calls = targets.GroupBy(t => (t.RoleArn, t.ExternalId, t.Region, t.Endpoint.Url, IsDefault: t.AccountId is null));
         foreach (var group in calls)
         {
@@ -48,14 +53,11 @@ internal sealed class EcrTokenService(
             {
                 var inBatch = members.Where(t => t.AccountId is null || batch.Contains(t.AccountId)).ToList();
                 var (result, source) = await CallAsync(inBatch[0], batch, cancellationToken);
-                foreach (var target in inBatch)
-                {
-                    results[target.Index] = Assign(target, result, source);
-                }
+                results.AddRange(inBatch.Select(target => Assign(target, result, source)));
             }
         }
 
-        return results;
+        return [.. results.OrderBy(r => r.Registry.Index)];
     }
 
     private async Task<(EcrCallResult Result, string Source)> CallAsync(RegistryTarget first, string[] registryIds, CancellationToken cancellationToken)
@@ -66,24 +68,34 @@ internal sealed class EcrTokenService(
         var pipeline = EcrRetryPipeline.Create(retry, timeProvider, (attempt, delay, failure) =>
             logger.RetryingEcr(attempt, label, first.Region, delay, failure.ReasonLabel, failure.Message));
 
-        var result = await pipeline.ExecuteAsync(async token =>
+        try
         {
-            var (credentials, failure) = await CredentialsForAsync(first, token);
-            if (credentials is null)
+            var result = await pipeline.ExecuteAsync(async token =>
             {
-                return EcrCallResult.Failed(failure!);
-            }
+                var (credentials, failure, described) = await CredentialsForAsync(first, token);
+                source = described ?? source;
+                if (credentials is null)
+                {
+                    return EcrCallResult.Failed(failure!);
+                }
 
-            source = credentials.Source;
-            logger.CallingEcr(first.Endpoint.Url, label, first.Region, credentials.Source);
-            return await client.GetAuthorizationTokenAsync(
-                new EcrAuthorizationRequest(first.Region, first.Endpoint.Url, registryIds, credentials.Credentials), token);
-        }, retry.TotalTimeout, cancellationToken);
-        return (result, source);
+                logger.CallingEcr(first.Endpoint.Url, label, first.Region, credentials.Source);
+                return await client.GetAuthorizationTokenAsync(
+                    new EcrAuthorizationRequest(first.Region, first.Endpoint.Url, registryIds, credentials.Credentials), token);
+            }, retry.TotalTimeout, cancellationToken);
+            return (result, source);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // A last resort: the client and the credential code classify what they know; anything else is classified here.
+            return (EcrCallResult.Failed(EcrErrorClassifier.FromException(e, "ecr:GetAuthorizationToken")), source);
+        }
     }
 
-    private async Task<(ResolvedCredentials? Credentials, EcrFailure? Failure)> CredentialsForAsync(RegistryTarget target, CancellationToken cancellationToken)
+    /// <summary>The credentials for <paramref name="target"/>, fetched (so that a failing source is named), or why not.</summary>
+    private async Task<(ResolvedCredentials? Credentials, EcrFailure? Failure, string? Source)> CredentialsForAsync(RegistryTarget target, CancellationToken cancellationToken)
     {
+        ResolvedCredentials resolved;
         await baseCredentialsGate.WaitAsync(cancellationToken);
         try
         {
@@ -92,33 +104,54 @@ internal sealed class EcrTokenService(
                 baseCredentials = await credentialSource.ResolveAsync(cancellationToken);
                 logger.ResolvedCredentials(baseCredentials.Source);
             }
+
+            resolved = baseCredentials;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return (null, EcrErrorClassifier.FromCredentialResolution(e));
+            return (null, EcrErrorClassifier.FromCredentialResolution(e), null);
         }
         finally
         {
             baseCredentialsGate.Release();
         }
 
-        if (target.RoleArn is null)
+        // The chain's choice is kept: the SDK's refreshing credentials fetch again on the next use after a
+        // failure (an agent that comes up late, a token file mounted late), so a failure is per call.
+        var failure = await TryGetKeysAsync(resolved, CredentialAction(resolved), cancellationToken);
+        if (failure is not null)
         {
-            return (baseCredentials, null);
+            return (null, failure, resolved.Source);
         }
 
-        var role = roles.For(baseCredentials, target.RoleArn, target.ExternalId);
+        if (target.RoleArn is null)
+        {
+            return (resolved, null, resolved.Source);
+        }
+
+        var role = roles.For(resolved, target.RoleArn, target.ExternalId);
+        failure = await TryGetKeysAsync(role, $"sts:AssumeRole on {target.RoleArn}", cancellationToken);
+        return failure is null ? (role, null, role.Source) : (null, failure, role.Source);
+    }
+
+    /// <summary>Fetches (or takes from the SDK's cache) the keys of <paramref name="credentials"/>; a failure is classified.</summary>
+    private static async Task<EcrFailure?> TryGetKeysAsync(ResolvedCredentials credentials, string action, CancellationToken cancellationToken)
+    {
         try
         {
-            // Surfaces STS errors here, with the role named; the SDK caches the session afterwards.
-            await role.Credentials.GetCredentialsAsync().WaitAsync(cancellationToken);
-            return (role, null);
+            await credentials.Credentials.GetCredentialsAsync().WaitAsync(cancellationToken);
+            return null;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return (null, EcrErrorClassifier.FromException(e, $"sts:AssumeRole on {target.RoleArn}"));
+            return EcrErrorClassifier.FromException(e, action);
         }
     }
+
+    private static string CredentialAction(ResolvedCredentials credentials) =>
+        credentials.Credentials is Amazon.Runtime.AssumeRoleWithWebIdentityCredentials
+            ? "sts:AssumeRoleWithWebIdentity"
+            : $"resolving AWS credentials ({credentials.Source})";
 
     private RegistryTokenResult Assign(RegistryTarget target, EcrCallResult result, string source)
     {

@@ -3,8 +3,30 @@ namespace EcrDaemon.Ecr;
 /// <summary>When the token refresher runs next: pure arithmetic, unit-tested.</summary>
 internal static class RefreshSchedule
 {
-    public static readonly TimeSpan FailureBackoffStart = TimeSpan.FromSeconds(30);
-    public static readonly TimeSpan FailureBackoffCap = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan FailureBackoffStart = FailureBackoff.Default.Start;
+    public static readonly TimeSpan FailureBackoffCap = FailureBackoff.Default.Cap;
+
+    /// <summary>
+    /// The longest delay ever computed: timers take at most about 49.7 days (and an int of
+    /// milliseconds, about 24.8 days, in places), so a token that claims to live for years is
+    /// fetched again after this long instead of overflowing a timer.
+    /// </summary>
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(24);
+
+    /// <summary><paramref name="delay"/> within [0, <see cref="MaxDelay"/>].</summary>
+    public static TimeSpan Clamp(TimeSpan delay) => delay < TimeSpan.Zero ? TimeSpan.Zero : delay > MaxDelay ? MaxDelay : delay;
+
+    /// <summary>
+    /// The earliest time a token fetched at <paramref name="fetchedAt"/> may be fetched again: when
+    /// <paramref name="refreshAt"/> of its life has passed, at least <paramref name="minimum"/> and at
+    /// most <see cref="MaxDelay"/> after the fetch. <see cref="Next"/> (called at the fetch) is never earlier.
+    /// </summary>
+    public static DateTimeOffset DueAt(DateTimeOffset fetchedAt, DateTimeOffset expiresAt, double refreshAt, TimeSpan minimum)
+    {
+        var life = expiresAt - fetchedAt;
+        var wait = life <= TimeSpan.Zero ? minimum : life * refreshAt;
+        return fetchedAt + Clamp(wait < minimum ? minimum : wait);
+    }
 
     /// <summary>
     /// The delay until a token fetched at <paramref name="fetchedAt"/> and expiring at
@@ -18,13 +40,13 @@ internal static class RefreshSchedule
         var life = expiresAt - fetchedAt;
         if (life <= TimeSpan.Zero)
         {
-            return minimum;
+            return Clamp(minimum);
         }
 
         var window = TimeSpan.FromTicks(Math.Min(life.Ticks / 10, TimeSpan.FromMinutes(5).Ticks));
         var due = fetchedAt + (life * refreshAt) + (window * jitter);
         var delay = due - now;
-        return delay < minimum ? minimum : delay;
+        return Clamp(delay < minimum ? minimum : delay);
     }
 
     /// <summary>
@@ -32,23 +54,19 @@ internal static class RefreshSchedule
     /// the held token has left (and never below <paramref name="minimum"/>), so that retries
     /// quicken as the last good token nears its expiry.
     /// </summary>
-    public static TimeSpan AfterFailure(int failures, DateTimeOffset now, DateTimeOffset? soonestExpiry, TimeSpan minimum)
+    public static TimeSpan AfterFailure(int failures, DateTimeOffset now, DateTimeOffset? soonestExpiry, TimeSpan minimum, FailureBackoff? backoffs = null)
     {
-        var backoff = AfterFailure(failures);
+        var backoff = (backoffs ?? FailureBackoff.Default).After(failures);
         if (soonestExpiry is not { } expiry)
         {
-            return backoff;
+            return Clamp(backoff);
         }
 
         var half = (expiry - now) / 2;
         var bound = half < minimum ? minimum : half;
-        return backoff < bound ? backoff : bound;
+        return Clamp(backoff < bound ? backoff : bound);
     }
 
     /// <summary>The delay after the <paramref name="failures"/>-th failure in a row: 30 s, doubling, capped at 5 minutes.</summary>
-    public static TimeSpan AfterFailure(int failures)
-    {
-        var doubled = FailureBackoffStart * Math.Pow(2, Math.Clamp(failures - 1, 0, 20));
-        return doubled > FailureBackoffCap ? FailureBackoffCap : doubled;
-    }
+    public static TimeSpan AfterFailure(int failures) => FailureBackoff.Default.After(failures);
 }

@@ -27,9 +27,19 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
         var timeout = options.Value.Ecr.Timeout;
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         attempt.CancelAfter(timeout);
+        ImmutableCredentials credentials;
         try
         {
-            var credentials = await request.Credentials.GetCredentialsAsync().WaitAsync(attempt.Token);
+            // The SDK caches them; a refresh that fails (an agent that is down, STS refusing) surfaces here.
+            credentials = await request.Credentials.GetCredentialsAsync().WaitAsync(attempt.Token);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return EcrCallResult.Failed(EcrErrorClassifier.FromException(e, "resolving AWS credentials"));
+        }
+
+        try
+        {
             using var message = CreateSignedRequest(request, credentials);
             var http = httpClientFactory.CreateClient(HttpClientName);
             using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, attempt.Token);
@@ -58,10 +68,10 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
             return EcrCallResult.Failed(EcrFailure.Transient(EcrFailureReason.Network,
                 $"could not reach {request.Endpoint.Authority}: {e.HttpRequestError}: {e.Message}"));
         }
-        catch (Exception e) when (e is AmazonClientException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Raised while resolving or refreshing the credentials (e.g. the role cannot be assumed).
-            return EcrCallResult.Failed(EcrErrorClassifier.FromException(e, "resolving AWS credentials"));
+            // Signing, a connection cut mid-body (HttpIOException), or anything else: classified, never thrown.
+            return EcrCallResult.Failed(EcrErrorClassifier.FromException(e, $"{Action} at {request.Endpoint.Authority}"));
         }
     }
 

@@ -9,13 +9,18 @@ namespace EcrDaemon.Ecr;
 
 /// <summary>
 /// Holds the current ECR token of every registry and keeps it fresh. It fetches all registries at
-/// start, then again when <c>RefreshAt</c> of the soonest token's life has passed (plus jitter,
-/// never sooner than <c>MinRefreshInterval</c>). A failed registry keeps its last good token and is
-/// retried after 30 s, doubling to 5 minutes. Once every registry has a token, the combined
-/// <see cref="PullSecretContent"/> is published, and again whenever it changes.
+/// start; after that each registry has its own schedule: it is fetched again when <c>RefreshAt</c>
+/// of its token's life has passed (the round wakes with jitter, never sooner than
+/// <c>MinRefreshInterval</c>, never later than <see cref="RefreshSchedule.MaxDelay"/>). A round
+/// fetches only the registries that are due or failing (due ones that share credentials in one
+/// call), so a failing registry never makes a healthy one hand out a new password. A failed
+/// registry keeps its last good token and is retried after 30 s, doubling to 5 minutes. Once every
+/// registry has a token, the combined <see cref="PullSecretContent"/> is published, and again
+/// whenever it changes. No exception ends the loop: an unforeseen one fails the round, which is retried.
 /// </summary>
 internal sealed class TokenRefresher(
     EcrTokenService tokens,
+    FailureBackoff backoffs,
     DaemonMetrics metrics,
     IOptions<EcrDaemonOptions> options,
     TimeProvider time,
@@ -24,6 +29,7 @@ internal sealed class TokenRefresher(
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly TaskCompletionSource _firstToken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile PullSecretContent? _current;
+    private int _refreshAll;
 
     /// <summary>The content every managed secret should hold, or null until every registry has a token.</summary>
     public PullSecretContent? Current => _current;
@@ -43,9 +49,10 @@ internal sealed class TokenRefresher(
     /// <summary>Failed refresh rounds in a row; 0 after a round in which every registry succeeded.</summary>
     public int ConsecutiveFailures { get; private set; }
 
-    /// <summary>Runs a refresh round now instead of at the scheduled time.</summary>
+    /// <summary>Runs a refresh round of every registry now instead of at the scheduled times.</summary>
     public void RequestRefresh()
     {
+        Interlocked.Exchange(ref _refreshAll, 1);
         try
         {
             _wake.Release();
@@ -60,52 +67,87 @@ internal sealed class TokenRefresher(
     {
         var settings = options.Value;
         var targets = tokens.Targets();
-        var held = new EcrAuthorizationToken?[targets.Count];
-        var fetchedAt = new DateTimeOffset[targets.Count];
+        var registries = targets.Select(t => new RegistrySchedule(t)).ToArray();
         foreach (var target in targets.Where(t => t.AccountId is not null))
         {
             metrics.RegistryConfigured(target.ExpectedHost);
         }
+
         while (!stoppingToken.IsCancellationRequested)
         {
-            var results = await tokens.FetchAllAsync(stoppingToken);
             var now = time.GetUtcNow();
-            foreach (var result in results)
+            var refreshAll = Interlocked.Exchange(ref _refreshAll, 0) == 1;
+            var due = registries.Where(r => refreshAll || r.IsDue(now)).ToList();
+            try
             {
-                var index = result.Registry.Index;
-                if (result.Token is not null)
+                if (due.Count > 0)
                 {
-                    held[index] = result.Token;
-                    fetchedAt[index] = now;
-                    metrics.TokenRefreshed(result.Token.RegistryHost, result.Token.ExpiresAt, now);
-                }
-                else
-                {
-                    metrics.TokenRefreshFailed(held[index]?.RegistryHost ?? result.Registry.ExpectedHost, result.Failure!.ReasonLabel);
+                    await RoundAsync(registries, due, settings, stoppingToken);
                 }
             }
-
-            var failed = results.Count(r => r.Token is null);
-            ConsecutiveFailures = failed > 0 ? ConsecutiveFailures + 1 : 0;
-            if (ConsecutiveFailures == 1)
+            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
-                FailureStarted?.Invoke(string.Join("; ", results.Where(r => r.Failure is not null)
-                    .Select(r => $"{r.Registry.DisplayName}: {r.Failure!.ReasonLabel}")));
+                // Never seen so far; if it comes, the loop lives on: the round counts as failed, and is retried.
+                logger.RefreshRoundFailed(e.GetType().FullName ?? e.GetType().Name, due.Count);
+                Record(registries, [.. due.Select(r => (r, (EcrAuthorizationToken?)null, (string?)"other"))], time.GetUtcNow(), settings);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
 
-            Publish(held, failed);
-
-            var delay = NextDelay(held, fetchedAt, now, settings);
-            if (failed > 0)
-            {
-                var soonest = held.Where(t => t is not null).Select(t => (DateTimeOffset?)t!.ExpiresAt).Min();
-                var backoff = RefreshSchedule.AfterFailure(ConsecutiveFailures, now, soonest, settings.MinRefreshInterval);
-                delay = delay is { } d && d < backoff ? d : backoff;
-            }
-
-            logger.NextRefresh(now + delay!.Value, delay.Value);
-            await SleepAsync(delay.Value, stoppingToken);
+            now = time.GetUtcNow();
+            var next = registries.Min(r => r.NextAt);
+            var delay = RefreshSchedule.Clamp(next - now);
+            logger.NextRefresh(now + delay, delay);
+            await SleepAsync(delay, stoppingToken);
         }
+    }
+
+    /// <summary>Fetches the due registries (batched by <see cref="EcrTokenService"/>), records the outcome and publishes a changed content.</summary>
+    private async Task RoundAsync(RegistrySchedule[] registries, List<RegistrySchedule> due, EcrDaemonOptions settings, CancellationToken stoppingToken)
+    {
+        var results = await tokens.FetchAsync([.. due.Select(r => r.Target)], stoppingToken);
+        var now = time.GetUtcNow();
+        foreach (var result in results.Where(r => r.Token is { } t && t.ExpiresAt - now > RefreshSchedule.MaxDelay && !registries[r.Registry.Index].WarnedExpiry))
+        {
+            registries[result.Registry.Index].WarnedExpiry = true;
+            logger.SurprisingExpiry(result.Token!.RegistryHost, result.Token.ExpiresAt, RefreshSchedule.MaxDelay);
+        }
+
+        Record(registries, [.. results.Select(r => (registries[r.Registry.Index], r.Token, r.Failure?.ReasonLabel))], now, settings);
+    }
+
+    private void Record(RegistrySchedule[] registries, List<(RegistrySchedule Registry, EcrAuthorizationToken? Token, string? FailureReason)> outcomes,
+        DateTimeOffset now, EcrDaemonOptions settings)
+    {
+        var failed = outcomes.Count(o => o.Token is null);
+        ConsecutiveFailures = failed > 0 ? ConsecutiveFailures + 1 : registries.Any(r => r.Failing) ? ConsecutiveFailures : 0;
+        foreach (var (registry, token, reason) in outcomes)
+        {
+            if (token is not null)
+            {
+                registry.Succeeded(token, now, settings, Random.Shared.NextDouble());
+                metrics.TokenRefreshed(token.RegistryHost, token.ExpiresAt, now);
+            }
+            else
+            {
+                registry.Failed(now, RefreshSchedule.AfterFailure(ConsecutiveFailures, now, registry.Held?.ExpiresAt, settings.MinRefreshInterval, backoffs));
+                metrics.TokenRefreshFailed(registry.Held?.RegistryHost ?? registry.Target.ExpectedHost, reason!);
+            }
+        }
+
+        if (!registries.Any(r => r.Failing))
+        {
+            ConsecutiveFailures = 0;
+        }
+
+        if (failed > 0 && ConsecutiveFailures == 1)
+        {
+            FailureStarted?.Invoke(string.Join("; ", outcomes.Where(o => o.Token is null).Select(o => $"{o.Registry.Target.DisplayName}: {o.FailureReason}")));
+        }
+
+        Publish([.. registries.Select(r => r.Held)], failed);
     }
 
     private void Publish(EcrAuthorizationToken?[] held, int failed)
@@ -130,24 +172,9 @@ internal sealed class TokenRefresher(
         Changed?.Invoke(content);
     }
 
-    private static TimeSpan? NextDelay(EcrAuthorizationToken?[] held, DateTimeOffset[] fetchedAt, DateTimeOffset now, EcrDaemonOptions settings)
-    {
-        TimeSpan? soonest = null;
-        for (var i = 0; i < held.Length; i++)
-        {
-            if (held[i] is { } token)
-            {
-                var delay = RefreshSchedule.Next(now, fetchedAt[i], token.ExpiresAt, settings.RefreshAt, settings.MinRefreshInterval, Random.Shared.NextDouble());
-                soonest = soonest is null || delay < soonest ? delay : soonest;
-            }
-        }
-
-        return soonest;
-    }
-
     private async Task SleepAsync(TimeSpan delay, CancellationToken stoppingToken)
     {
-        using var timeout = new CancellationTokenSource(delay, time);
+        using var timeout = new CancellationTokenSource(RefreshSchedule.Clamp(delay), time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
         try
         {

@@ -33,6 +33,7 @@ internal sealed class PullSecretController(
     ILoggerFactory loggers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<PullSecretController>();
+    private readonly TaskCompletionSource _syncedOnce = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _synced;
 
     /// <summary>True once every informer has listed once.</summary>
@@ -75,6 +76,7 @@ internal sealed class PullSecretController(
 
         await Task.WhenAll(namespaces.Synced, serviceAccounts.Synced, secrets.Synced).WaitAsync(stoppingToken);
         _synced = true;
+        _syncedOnce.TrySetResult();
         if (_logger.IsEnabled(LogLevel.Information))
         {
             _logger.InformersSynced(state.Namespaces.Count, state.OptedIn().Count(), state.ServiceAccounts.Count, state.Secrets.Count);
@@ -111,9 +113,18 @@ internal sealed class PullSecretController(
         }
     }
 
-    /// <summary>A Warning Event on the opted-in namespaces' secrets, as many as the recorder's rate limit lets through: the token could not be refreshed.</summary>
+    /// <summary>A Warning Event on the opted-in namespaces' secrets (once they are known), as many as the recorder's rate limit lets through: the token could not be refreshed.</summary>
     private async Task WarnTokenFailureAsync(string failure, string secretName, CancellationToken stoppingToken)
     {
+        try
+        {
+            await _syncedOnce.Task.WaitAsync(stoppingToken); // at cold start the opted-in namespaces are not known yet
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         if (!leadership.IsLeader)
         {
             return; // the leader records it

@@ -93,4 +93,22 @@ public sealed class RefreshScheduleTests
 
         Assert.Equal(TimeSpan.FromSeconds(expected), RefreshSchedule.AfterFailure(failures, now, expiry, TimeSpan.FromSeconds(1)));
     }
+
+    [Fact]
+    public void A_token_that_expires_in_the_year_2100_gets_a_delay_that_a_timer_accepts()
+    {
+        var expiresAt = new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        var delay = RefreshSchedule.Next(FetchedAt, FetchedAt, expiresAt, refreshAt: 0.5, Minimum, jitter: 0.5);
+        var afterFailure = RefreshSchedule.AfterFailure(1, FetchedAt, expiresAt, Minimum);
+        var hugeMinimum = RefreshSchedule.Next(FetchedAt, FetchedAt, FetchedAt.AddHours(12), refreshAt: 0.5, TimeSpan.FromDays(3650), jitter: 0);
+
+        // Timers take at most uint.MaxValue - 1 milliseconds (about 49.7 days).
+        using var timer = new CancellationTokenSource(delay);
+        using var failureTimer = new CancellationTokenSource(afterFailure);
+        using var minimumTimer = new CancellationTokenSource(hugeMinimum);
+        Assert.InRange(delay, TimeSpan.FromDays(1), TimeSpan.FromDays(49));
+        Assert.InRange(afterFailure, TimeSpan.FromSeconds(30), TimeSpan.FromDays(49));
+        Assert.InRange(hugeMinimum, TimeSpan.FromDays(1), TimeSpan.FromDays(49));
+    }
 }
