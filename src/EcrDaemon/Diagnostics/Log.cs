@@ -118,6 +118,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Released the Lease {Lease}, so another replica can take over at once")]
     public static partial void LeaseReleased(this ILogger logger, string lease);
 
+    // 2020-2039: configuration and commands.
+    [LoggerMessage(EventId = 2020, Level = LogLevel.Information, Message = "Stopped while starting; the daemon exits with code 0")]
+    public static partial void StoppedDuringStart(this ILogger logger);
+
     // 9xxx: the process.
     [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "{Service} failed; the daemon stops with exit code 1")]
     public static partial void ServiceFailed(this ILogger logger, Exception exception, string service);
