@@ -90,7 +90,7 @@ internal static class CommandDispatcher
         }
         catch (KubeConfigException e)
         {
-            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration: {e.Message}");
+            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration: {e.Message.ReplaceLineEndings(" ")}");
             return null;
         }
     }
