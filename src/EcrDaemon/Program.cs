@@ -1,5 +1,17 @@
-// EcrDaemon's entry point: `ecrdaemon [run|check] [--Key=Value ...]` (run is the default).
+// EcrDaemon's entry point: `ecrdaemon [run|check|cleanup] [--Key=Value ...]` (run is the default).
 // Services are registered by extension methods (AddEcr, ...) in CommandDispatcher.
+using System.Runtime.InteropServices;
 using EcrDaemon.Commands;
 
-return await CommandDispatcher.RunAsync(args, Console.Out, Console.Error);
+// SIGTERM or Ctrl-C from the first line on, so that a stop while the host is still being built is a stop, not a kill
+// (once the host runs, its console lifetime hears the same signal).
+using var stop = new CancellationTokenSource();
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+return await CommandDispatcher.RunAsync(args, Console.Out, Console.Error, cancellationToken: stop.Token);
+
+void Stop(PosixSignalContext context)
+{
+    context.Cancel = true;
+    stop.Cancel();
+}

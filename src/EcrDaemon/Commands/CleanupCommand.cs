@@ -1,10 +1,9 @@
-using System.Text.Json.Nodes;
 using EcrDaemon.Configuration;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
 using k8s;
-using k8s.Exceptions;
 using k8s.Models;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -12,16 +11,27 @@ using Microsoft.Extensions.Options;
 namespace EcrDaemon.Commands;
 
 /// <summary>
-/// <c>ecrdaemon cleanup</c>, for uninstall: deletes every secret named <c>SecretName</c> that
-/// carries our label, and removes our entry from every ServiceAccount where we added it (the
-/// annotation says so), in every namespace. Prints one line per removal. Exit 0 when everything
-/// went, 1 when something could not be removed.
+/// <c>ecrdaemon cleanup [--secret-name NAME]</c>, for uninstall or after a rename: deletes every
+/// secret named NAME (default: <c>SecretName</c>) that carries our label, and removes NAME from
+/// every ServiceAccount where we added it (our marker annotation, or the previous-name annotation
+/// kept when SecretName was renamed, says so), in every namespace. Entries someone else added stay.
+/// Prints one line per removal. Exit 0 when everything went, 1 when something could not be
+/// removed, 2 when NAME is not a secret name.
 /// </summary>
 internal static class CleanupCommand
 {
+    public const string SecretNameFlag = "secret-name";
+
     public static async Task<int> RunAsync(IHost host, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var secretName = host.Services.GetRequiredService<IOptions<EcrDaemonOptions>>().Value.SecretName;
+        var secretName = host.Services.GetRequiredService<IConfiguration>()[SecretNameFlag]
+            ?? host.Services.GetRequiredService<IOptions<EcrDaemonOptions>>().Value.SecretName;
+        if (!EcrDaemonOptionsValidator.IsObjectName(secretName))
+        {
+            await stderr.WriteLineAsync($"ecrdaemon: invalid configuration: --{SecretNameFlag} '{secretName}' is not a valid secret name ({EcrDaemonOptionsValidator.SecretNameRule})");
+            return CommandDispatcher.InvalidConfiguration;
+        }
+
         if (await CommandDispatcher.KubernetesClientAsync(host, stderr) is not { } client)
         {
             return CommandDispatcher.InvalidConfiguration;
@@ -53,15 +63,35 @@ internal static class CleanupCommand
         }
 
         var accounts = await client.CoreV1.ListServiceAccountForAllNamespacesAsync(cancellationToken: cancellationToken);
-        foreach (var sa in accounts.Items.Where(sa => sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var v) == true && v == secretName))
+        foreach (var sa in accounts.Items)
         {
-            var rest = (sa.ImagePullSecrets ?? []).Select(r => r.Name).Where(n => n != secretName).ToList();
-            var patch = ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, addedByUs: false, secretName);
+            if (Patch(sa, secretName) is not { } patch)
+            {
+                continue;
+            }
+
             await Try($"removed {secretName} from serviceaccount {sa.Metadata.NamespaceProperty}/{sa.Metadata.Name}", () =>
                 client.CoreV1.PatchNamespacedServiceAccountAsync(patch, sa.Metadata.Name, sa.Metadata.NamespaceProperty, cancellationToken: cancellationToken));
         }
 
         await stdout.WriteLineAsync($"cleanup: removed {removed}, failed {failures}");
         return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>The patch that takes <paramref name="secretName"/> out of a ServiceAccount where we added it, or null.</summary>
+    private static V1Patch? Patch(V1ServiceAccount sa, string secretName)
+    {
+        var annotations = sa.Metadata.Annotations;
+        var current = annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName;
+        var previous = annotations?.TryGetValue(Markers.PreviousPullSecretAnnotation, out var earlier) == true && earlier == secretName;
+        if (!current && !previous)
+        {
+            return null;
+        }
+
+        var rest = (sa.ImagePullSecrets ?? []).Select(r => r.Name).Where(n => n != secretName).ToList();
+
+        // The marker goes only when it names this entry; after a rename it names the new one, which stays.
+        return ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, current ? false : null, secretName, forgetPrevious: previous);
     }
 }

@@ -69,7 +69,16 @@ internal static class CommandDispatcher
             return InvalidConfiguration;
         }
 
-        return await command(host, stdout, stderr, cancellationToken);
+        try
+        {
+            return await command(host, stdout, stderr, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // A one-shot command (check, cleanup) stopped by SIGTERM/Ctrl-C before it finished; `run` exits 0 by itself.
+            await stderr.WriteLineAsync($"ecrdaemon {name}: stopped before it finished");
+            return 1;
+        }
     }
 
     /// <summary>The Kubernetes client, or null after one line on stderr saying why there is no configuration.</summary>
@@ -81,7 +90,7 @@ internal static class CommandDispatcher
         }
         catch (KubeConfigException e)
         {
-            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration: {e.Message}");
+            await stderr.WriteLineAsync($"ecrdaemon: no Kubernetes configuration: {e.Message.ReplaceLineEndings(" ")}");
             return null;
         }
     }

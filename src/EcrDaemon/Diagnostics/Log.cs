@@ -131,6 +131,10 @@ internal static partial class Log
         Message = "The {Resource} watch expired (410) again right after listing ({Count} in a row); listing again in {Delay}")]
     public static partial void WatchExpiredAgain(this ILogger logger, string resource, int count, TimeSpan delay);
 
+    // 2020-2039: configuration and commands.
+    [LoggerMessage(EventId = 2020, Level = LogLevel.Information, Message = "Stopped while starting; the daemon exits with code 0")]
+    public static partial void StoppedDuringStart(this ILogger logger);
+
     // 9xxx: the process.
     [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "{Service} failed; the daemon stops with exit code 1")]
     public static partial void ServiceFailed(this ILogger logger, Exception exception, string service);

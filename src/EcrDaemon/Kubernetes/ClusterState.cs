@@ -10,7 +10,9 @@ namespace EcrDaemon.Kubernetes;
 internal sealed record NamespaceView(string Name, bool OptedIn, bool Terminating);
 
 /// <summary>What reconcile needs to know of a ServiceAccount: its pull-secret names, in order, and whether we added ours.</summary>
-internal sealed record ServiceAccountView(string Namespace, string Name, string ResourceVersion, IReadOnlyList<string> PullSecrets, bool AddedByUs);
+/// <param name="AddedUnderOtherName">The entry our marker names when that is not SecretName: one the daemon added under an earlier SecretName.</param>
+internal sealed record ServiceAccountView(string Namespace, string Name, string ResourceVersion, IReadOnlyList<string> PullSecrets, bool AddedByUs,
+    string? AddedUnderOtherName = null);
 
 /// <summary>What reconcile needs to know of the managed secret in a namespace: a hash of its data, not the data.</summary>
 internal sealed record SecretView(string Namespace, string ResourceVersion, string? Type, bool Managed, string? DataHash, string? Expiry);
@@ -43,7 +45,8 @@ internal sealed class ClusterState
                 [{ Name: var only }] when only == secretName => justOurs, // what most ServiceAccounts hold once synced
                 var references => [.. references.Select(r => strings.Share(r.Name ?? ""))],
             },
-            sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName), queue.Add);
+            sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName,
+            sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var other) == true && other != secretName ? strings.Share(other) : null), queue.Add);
         Secrets = new(secret => new SecretView(
             secret.Metadata.NamespaceProperty,
             secret.Metadata.ResourceVersion,

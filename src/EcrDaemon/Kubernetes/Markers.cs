@@ -17,6 +17,13 @@ internal static class Markers
     /// </summary>
     public const string AddedPullSecretAnnotation = "ecr-daemon.io/added-image-pull-secret";
 
+    /// <summary>
+    /// On a ServiceAccount: the entry the daemon had added under an earlier SecretName, kept when it
+    /// added the new name (which then takes <see cref="AddedPullSecretAnnotation"/>), so that
+    /// <c>cleanup --secret-name OLD</c> can still tell that OLD was ours.
+    /// </summary>
+    public const string PreviousPullSecretAnnotation = "ecr-daemon.io/previous-image-pull-secret";
+
     public const string DockerConfigJsonType = "kubernetes.io/dockerconfigjson";
 
     public const string DockerCfgType = "kubernetes.io/dockercfg";

@@ -352,7 +352,7 @@ internal sealed class NamespaceReconciler(
             try
             {
                 var written = await client.CoreV1.PatchNamespacedServiceAccountAsync(
-                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.AddedByUs, SecretName), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
+                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.AddedByUs, SecretName, sa.AddedUnderOtherName), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
                 state.ServiceAccounts.Upsert(written);
                 logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Action, SecretName);
                 await events.NormalAsync(sa.Namespace, "ServiceAccount", sa.Name, "PullSecretChanged",

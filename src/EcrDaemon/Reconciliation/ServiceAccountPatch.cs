@@ -7,17 +7,32 @@ namespace EcrDaemon.Reconciliation;
 /// <summary>
 /// The one ServiceAccount write the daemon makes: a JSON merge patch carrying the resourceVersion
 /// it was planned from (so a concurrent writer causes a 409, not a lost entry), the whole new
-/// <c>imagePullSecrets</c> list (null removes it), and our marker annotation set or removed.
+/// <c>imagePullSecrets</c> list (null removes it), and our marker annotations set or removed.
 /// </summary>
 internal static class ServiceAccountPatch
 {
     /// <param name="addedByUs">True sets the marker to <paramref name="secretName"/>, false removes it, null leaves it.</param>
-    public static V1Patch Create(string resourceVersion, IReadOnlyCollection<string>? pullSecrets, bool? addedByUs, string secretName)
+    /// <param name="addedUnderOtherName">
+    /// When the marker is set over one naming another entry that stays listed (SecretName was renamed):
+    /// that name, kept in <see cref="Markers.PreviousPullSecretAnnotation"/> for <c>cleanup --secret-name</c>.
+    /// </param>
+    /// <param name="forgetPrevious">Removes <see cref="Markers.PreviousPullSecretAnnotation"/> (cleanup took that entry out).</param>
+    public static V1Patch Create(string resourceVersion, IReadOnlyCollection<string>? pullSecrets, bool? addedByUs, string secretName,
+        string? addedUnderOtherName = null, bool forgetPrevious = false)
     {
         var annotations = new JsonObject();
         if (addedByUs is { } added)
         {
             annotations[Markers.AddedPullSecretAnnotation] = added ? secretName : null;
+        }
+
+        if (addedByUs == true && addedUnderOtherName is not null && pullSecrets?.Contains(addedUnderOtherName) == true)
+        {
+            annotations[Markers.PreviousPullSecretAnnotation] = addedUnderOtherName;
+        }
+        else if (forgetPrevious)
+        {
+            annotations[Markers.PreviousPullSecretAnnotation] = null;
         }
 
         var patch = new JsonObject

@@ -32,6 +32,40 @@ public sealed class CommandLineTests
         Assert.Contains(expected, line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("::", "KUBECONFIG '::' has an empty element")]
+    [InlineData("GOOD::GOOD", "has an empty element")]
+    [InlineData("GOOD:", "has an empty element")]
+    [InlineData("BAD", "BAD is not a valid kubeconfig")]
+    [InlineData("GOOD:BAD", "BAD is not a valid kubeconfig")]
+    [InlineData("GOOD:MISSING", "no such file MISSING")]
+    [InlineData("", "no kubeconfig at")]
+    public async Task A_bad_KUBECONFIG_exits_2_with_one_line_naming_it_and_the_file(string variable, string expected)
+    {
+        using var directory = new TemporaryDirectory();
+        var good = Path.Combine(directory.Path, "good");
+        var bad = Path.Combine(directory.Path, "bad");
+        File.WriteAllText(good, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n");
+        File.WriteAllText(bad, "apiVersion: v1\nclusters:\n  - cluster: {server: [unclosed\n");
+        string Expand(string text) => text.Replace("GOOD", good, StringComparison.Ordinal).Replace("BAD", bad, StringComparison.Ordinal)
+            .Replace("MISSING", Path.Combine(directory.Path, "missing"), StringComparison.Ordinal);
+
+        var result = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = Expand(variable) }, "run");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        var line = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("ecrdaemon: no Kubernetes configuration: ", line, StringComparison.Ordinal);
+        Assert.Contains("KUBECONFIG", line, StringComparison.Ordinal);
+        Assert.Contains(Expand(expected), line, StringComparison.Ordinal);
+    }
+
+    private sealed class TemporaryDirectory : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("ecrdaemon-kubeconfig-").FullName;
+
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
+
     [Fact]
     public async Task Cleanup_removes_every_secret_and_entry_the_daemon_made_and_nothing_else()
     {

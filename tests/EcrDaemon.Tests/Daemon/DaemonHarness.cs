@@ -106,11 +106,18 @@ internal sealed class DaemonHarness : IAsyncDisposable
     {
         using var kubeconfig = new MemoryStream(Encoding.UTF8.GetBytes(Cluster.Kubeconfig(Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon")));
         var config = KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(kubeconfig));
+        if (_run is { IsCompleted: false })
+        {
+            throw new InvalidOperationException("the daemon is already running; stop it first");
+        }
+
         var all = Settings(settings);
         all["Logging:LogLevel:Default"] = "Trace"; // every line, so that the tests can also check that none leaks a secret
-        _stop = new CancellationTokenSource();
+        var stop = _stop = new CancellationTokenSource();
         var services = _services = new TaskCompletionSource<IServiceProvider>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _run = Task.Run(() => CommandDispatcher.RunAsync(["run", "--urls=http://127.0.0.1:0"], TextWriter.Null, Stderr, builder =>
+
+        // Locals, not the fields: a stop during the start (StopDaemonAsync, or DisposeAsync of a failing test) clears the fields.
+        var run = _run = Task.Run(() => CommandDispatcher.RunAsync(["run", "--urls=http://127.0.0.1:0"], TextWriter.Null, Stderr, builder =>
         {
             builder.Configuration.AddInMemoryCollection(all);
             builder.Logging.ClearProviders();
@@ -122,19 +129,22 @@ internal sealed class DaemonHarness : IAsyncDisposable
             builder.Services.Replace(ServiceDescriptor.Singleton(informers ?? FastInformers));
             builder.Services.AddHostedService(sp => new ServicesProbe(sp, services));
             customize?.Invoke(builder);
-        }, _stop.Token));
+        }, stop.Token));
 
-        await Poll.Within(Task.WhenAny(_services.Task, _run), "the daemon's host start");
-        if (_run.IsCompleted)
+        await Poll.Within(Task.WhenAny(services.Task, run), "the daemon's host start");
+        if (run.IsCompleted)
         {
-            throw new InvalidOperationException($"the daemon exited with {await _run}: {Stderr}\n{Logs.AllText}");
+            throw new InvalidOperationException($"the daemon exited with {await run}: {Stderr}\n{Logs.AllText}");
         }
 
         if (waitForSync)
         {
-            await Poll.Until(() => _run.IsCompleted || (Services.GetRequiredService<PullSecretController>().Synced && Refresher.Current is not null),
+            await Poll.Until(() => run.IsCompleted || (Services.GetRequiredService<PullSecretController>().Synced && Refresher.Current is not null),
                 () => $"token={Refresher.Current}\n{Logs.AllText}");
-            AssertRunning();
+            if (run.IsCompleted)
+            {
+                throw new InvalidOperationException($"the daemon exited with {await run} while starting: {Stderr}\n{Logs.AllText}");
+            }
         }
     }
 
@@ -150,19 +160,34 @@ internal sealed class DaemonHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the daemon as SIGTERM would; returns its exit code.</summary>
+    /// <summary>
+    /// Stops the daemon as SIGTERM would, at any point of its start or run; returns its exit code.
+    /// An exception instead of an exit code fails with the daemon's stderr and logs.
+    /// </summary>
     public async Task<int> StopDaemonAsync()
     {
-        if (_run is null)
+        if (_run is not { } run)
         {
             return 0;
         }
 
-        await _stop!.CancelAsync();
-        var code = await Poll.Within(_run, "the daemon's shutdown");
+        var stop = _stop!;
         _run = null;
-        _stop.Dispose();
-        return code;
+        _stop = null;
+        try
+        {
+            await stop.CancelAsync();
+            return await Poll.Within(run, "the daemon's shutdown");
+        }
+        catch (Exception e) when (e is not TimeoutException)
+        {
+            throw new InvalidOperationException(
+                $"the daemon's run ended with {e.GetType().Name} ({e.Message}) instead of an exit code: {Stderr}\n{Logs.AllText}", e);
+        }
+        finally
+        {
+            stop.Dispose();
+        }
     }
 
     /// <summary>
