@@ -54,15 +54,27 @@ internal static class CleanupCommand
             }
         }
 
-        var secrets = await client.CoreV1.ListSecretForAllNamespacesAsync(
-            fieldSelector: $"metadata.name={secretName}", labelSelector: $"{Markers.ManagedByLabel}={Markers.ManagedByValue}", cancellationToken: cancellationToken);
+        V1SecretList secrets;
+        V1ServiceAccountList accounts;
+        try
+        {
+            secrets = await client.CoreV1.ListSecretForAllNamespacesAsync(
+                fieldSelector: $"metadata.name={secretName}", labelSelector: $"{Markers.ManagedByLabel}={Markers.ManagedByValue}", cancellationToken: cancellationToken);
+            accounts = await client.CoreV1.ListServiceAccountForAllNamespacesAsync(cancellationToken: cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Nothing was removed: say why in one line (an unreachable or refusing API server), never a stack trace.
+            await stderr.WriteLineAsync($"ecrdaemon cleanup: could not list what to remove, nothing was changed: {ApiErrors.Describe(e)}");
+            return 1;
+        }
+
         foreach (var secret in secrets.Items)
         {
             var ns = secret.Metadata.NamespaceProperty;
             await Try($"deleted secret {ns}/{secretName}", () => client.CoreV1.DeleteNamespacedSecretAsync(secretName, ns, cancellationToken: cancellationToken));
         }
 
-        var accounts = await client.CoreV1.ListServiceAccountForAllNamespacesAsync(cancellationToken: cancellationToken);
         foreach (var sa in accounts.Items)
         {
             if (Patch(sa, secretName) is not { } patch)

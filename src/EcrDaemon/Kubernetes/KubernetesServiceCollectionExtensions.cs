@@ -46,7 +46,7 @@ internal static class KubernetesServiceCollectionExtensions
     /// <summary>
     /// In-cluster, else the KUBECONFIG files, else ~/.kube/config. Unlike BuildDefaultConfig, a
     /// missing file is an error rather than a silent fallback to http://localhost:8080; a KUBECONFIG
-    /// with an empty element, or a file that is not a kubeconfig, is an error naming it.
+    /// listing no file that exists, or a file that is not a kubeconfig, is an error naming it.
     /// </summary>
     private static KubernetesClientConfiguration Configuration()
     {
@@ -62,16 +62,11 @@ internal static class KubernetesServiceCollectionExtensions
             }
         }
 
-        var paths = KubeconfigPaths();
-        var missing = paths.Where(p => !File.Exists(p)).ToList();
-        if (missing.Count == paths.Length)
+        var listed = KubeconfigPaths();
+        var paths = listed.Where(File.Exists).ToArray();
+        if (paths.Length == 0)
         {
-            throw new KubeConfigException($"not running in a cluster, and no kubeconfig at {string.Join(", ", paths)} ({Source()})");
-        }
-
-        if (missing.Count > 0)
-        {
-            throw new KubeConfigException($"{Source()}: no such file {string.Join(", ", missing)}");
+            throw new KubeConfigException($"not running in a cluster, and no kubeconfig at {(listed.Length == 0 ? "(no file listed)" : string.Join(", ", listed))} ({Source()})");
         }
 
         foreach (var path in paths)
@@ -88,10 +83,15 @@ internal static class KubernetesServiceCollectionExtensions
 
         try
         {
-            // Every file exists and parses; several (KUBECONFIG) are merged as kubectl merges them.
-            return paths.Length == 1
-                ? KubernetesClientConfiguration.BuildConfigFromConfigFile(new FileInfo(paths[0]))
-                : KubernetesClientConfiguration.BuildDefaultConfig();
+            if (paths.Length == 1)
+            {
+                return KubernetesClientConfiguration.BuildConfigFromConfigFile(new FileInfo(paths[0]));
+            }
+
+            // Several files that exist and parse: KubernetesClient merges them as kubectl does (the first
+            // one wins), but only from KUBECONFIG itself, where an empty or missing element would throw.
+            Environment.SetEnvironmentVariable("KUBECONFIG", string.Join(Path.PathSeparator, paths));
+            return KubernetesClientConfiguration.BuildDefaultConfig();
         }
         catch (Exception e)
         {
@@ -99,22 +99,16 @@ internal static class KubernetesServiceCollectionExtensions
         }
     }
 
-    /// <summary>The KUBECONFIG list (unset or empty: ~/.kube/config, as kubectl does); an empty element is an error.</summary>
+    /// <summary>
+    /// The files to read, as kubectl reads them: KUBECONFIG's elements (unset or empty: ~/.kube/config);
+    /// empty elements and files that do not exist are skipped, so <c>KUBECONFIG=$KUBECONFIG:file</c> works.
+    /// </summary>
     private static string[] KubeconfigPaths()
     {
         var variable = Environment.GetEnvironmentVariable("KUBECONFIG");
-        if (string.IsNullOrEmpty(variable))
-        {
-            return [Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config")];
-        }
-
-        var elements = variable.Split(Path.PathSeparator, StringSplitOptions.TrimEntries);
-        if (elements.Any(e => e.Length == 0))
-        {
-            throw new KubeConfigException($"KUBECONFIG '{variable}' has an empty element; list kubeconfig files separated by '{Path.PathSeparator}'");
-        }
-
-        return elements;
+        return string.IsNullOrEmpty(variable)
+            ? [Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config")]
+            : variable.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
     private static string Source() =>

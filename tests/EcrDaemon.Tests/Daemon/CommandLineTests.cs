@@ -33,35 +33,68 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData("::", "KUBECONFIG '::' has an empty element")]
-    [InlineData("GOOD::GOOD", "has an empty element")]
-    [InlineData("GOOD:", "has an empty element")]
+    [InlineData("::", "no kubeconfig at (no file listed)")]
+    [InlineData("MISSING", "no kubeconfig at MISSING")]
     [InlineData("BAD", "BAD is not a valid kubeconfig")]
     [InlineData("GOOD:BAD", "BAD is not a valid kubeconfig")]
-    [InlineData("GOOD:MISSING", "no such file MISSING")]
+    [InlineData("EMPTY", "EMPTY is not a usable kubeconfig")]
     [InlineData("", "no kubeconfig at")]
     public async Task A_bad_KUBECONFIG_exits_2_with_one_line_naming_it_and_the_file(string variable, string expected)
     {
         using var directory = new TemporaryDirectory();
-        var good = Path.Combine(directory.Path, "good");
-        var bad = Path.Combine(directory.Path, "bad");
-        File.WriteAllText(good, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n");
-        File.WriteAllText(bad, "apiVersion: v1\nclusters:\n  - cluster: {server: [unclosed\n");
-        string Expand(string text) => text.Replace("GOOD", good, StringComparison.Ordinal).Replace("BAD", bad, StringComparison.Ordinal)
-            .Replace("MISSING", Path.Combine(directory.Path, "missing"), StringComparison.Ordinal);
-
-        var result = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = Expand(variable) }, "run");
+        var result = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = directory.Expand(variable) }, "run");
 
         Assert.True(result.ExitCode == 2, result.ToString());
         var line = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("ecrdaemon: no Kubernetes configuration: ", line, StringComparison.Ordinal);
         Assert.Contains("KUBECONFIG", line, StringComparison.Ordinal);
-        Assert.Contains(Expand(expected), line, StringComparison.Ordinal);
+        Assert.Contains(directory.Expand(expected), line, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// As kubectl reads KUBECONFIG: empty elements and missing files are skipped, so the file that is
+    /// there is used. Its server (a closed port) cannot be reached, so cleanup says so in one line, exit 1.
+    /// </summary>
+    [Theory]
+    [InlineData("GOOD::")]
+    [InlineData(":GOOD")]
+    [InlineData("MISSING:GOOD")]
+    [InlineData("GOOD::MISSING:GOOD")]
+    public async Task KUBECONFIG_skips_empty_elements_and_missing_files_as_kubectl_does(string variable)
+    {
+        using var directory = new TemporaryDirectory();
+        var result = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = directory.Expand(variable) }, "cleanup");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        var line = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("ecrdaemon cleanup: could not list what to remove, nothing was changed: ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.StandardError, StringComparison.Ordinal);
     }
 
     private sealed class TemporaryDirectory : IDisposable
     {
+        public TemporaryDirectory()
+        {
+            // GOOD is usable but its server is a closed port; EMPTY parses but names no cluster; BAD is not YAML.
+            File.WriteAllText(System.IO.Path.Combine(Path, "good"), """
+                apiVersion: v1
+                kind: Config
+                current-context: c
+                clusters: [{name: c, cluster: {server: "http://127.0.0.1:1"}}]
+                contexts: [{name: c, context: {cluster: c, user: u}}]
+                users: [{name: u, user: {token: t}}]
+                """);
+            File.WriteAllText(System.IO.Path.Combine(Path, "empty"), "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n");
+            File.WriteAllText(System.IO.Path.Combine(Path, "bad"), "apiVersion: v1\nclusters:\n  - cluster: {server: [unclosed\n");
+        }
+
         public string Path { get; } = Directory.CreateTempSubdirectory("ecrdaemon-kubeconfig-").FullName;
+
+        public string Expand(string text) => text
+            .Replace("GOOD", System.IO.Path.Combine(Path, "good"), StringComparison.Ordinal)
+            .Replace("EMPTY", System.IO.Path.Combine(Path, "empty"), StringComparison.Ordinal)
+            .Replace("BAD", System.IO.Path.Combine(Path, "bad"), StringComparison.Ordinal)
+            .Replace("MISSING", System.IO.Path.Combine(Path, "missing"), StringComparison.Ordinal);
 
         public void Dispose() => Directory.Delete(Path, recursive: true);
     }
