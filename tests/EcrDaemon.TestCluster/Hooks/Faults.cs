@@ -13,6 +13,7 @@ public sealed class Faults
     private readonly Lock _lock = new();
     private readonly List<Rule> _rules = [];
 
+    private readonly List<HeldResponses> _holds = [];
     private int _watchBreaks;
     private WatchBreak _watchBreakKind;
 
@@ -61,14 +62,52 @@ public sealed class Faults
         }
     }
 
-    public void Clear()
+    /// <summary>
+    /// Holds the responses of the next <paramref name="count"/> matching writes (create, update, patch,
+    /// delete) after the write is committed and before its response is sent, until
+    /// <see cref="HeldResponses.Release"/>: a response that arrives late, for as long as a test needs.
+    /// </summary>
+    public HeldResponses HoldResponses(string verb, string resource, string? ns = null, string? identity = null, int count = 1)
     {
+        var held = new HeldResponses(new Rule(verb, resource, ns, identity) { Remaining = count });
         lock (_lock)
         {
+            _holds.Add(held);
+        }
+
+        return held;
+    }
+
+    internal Task HoldResponseAsync(RequestAttributes request, Identity identity, CancellationToken cancellationToken)
+    {
+        HeldResponses? held;
+        lock (_lock)
+        {
+            held = _holds.FirstOrDefault(h => h.Rule.Remaining > 0 && h.Rule.Matches(request, identity));
+            if (held is null)
+            {
+                return Task.CompletedTask;
+            }
+
+            held.Rule.Remaining--;
+        }
+
+        return held.HoldAsync(cancellationToken);
+    }
+
+    public void Clear()
+    {
+        List<HeldResponses> holds;
+        lock (_lock)
+        {
+            holds = [.. _holds];
+            _holds.Clear();
             _rules.Clear();
             _watchBreaks = 0;
             Down = false;
         }
+
+        holds.ForEach(h => h.Release());
     }
 
     /// <summary>How many injected failures are still waiting to fire.</summary>
@@ -105,7 +144,7 @@ public sealed class Faults
         }
     }
 
-    private sealed record Rule(string? Verb, string? Resource, string? Namespace, string? Identity)
+    internal sealed record Rule(string? Verb, string? Resource, string? Namespace, string? Identity)
     {
         public int Remaining { get; set; }
 
@@ -118,6 +157,34 @@ public sealed class Faults
         public bool Matches(RequestAttributes r, Identity id) =>
             (Verb is null || Verb == r.Verb) && (Resource is null || Resource == r.Resource)
             && (Namespace is null || Namespace == r.Namespace) && (Identity is null || Identity == id.User);
+    }
+}
+
+/// <summary>Writes whose responses wait, committed, until the test releases them.</summary>
+public sealed class HeldResponses
+{
+    private readonly TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _held;
+
+    internal HeldResponses(Faults.Rule rule) => Rule = rule;
+
+    internal Faults.Rule Rule { get; }
+
+    /// <summary>Completes when a matching write has been committed and its response is being held.</summary>
+    public Task Committed => _committed.Task;
+
+    /// <summary>How many responses have been held so far.</summary>
+    public int Held => Volatile.Read(ref _held);
+
+    /// <summary>Lets every held response (and any later match) go.</summary>
+    public void Release() => _released.TrySetResult();
+
+    internal async Task HoldAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _held);
+        _committed.TrySetResult();
+        await _released.Task.WaitAsync(cancellationToken);
     }
 }
 
