@@ -13,6 +13,7 @@ public sealed class Faults
     private readonly Lock _lock = new();
     private readonly List<Rule> _rules = [];
 
+    private const string WatchEvent = "watch-event";
     private readonly List<HeldResponses> _holds = [];
     private int _watchBreaks;
     private WatchBreak _watchBreakKind;
@@ -63,13 +64,14 @@ public sealed class Faults
     }
 
     /// <summary>
-    /// Holds the responses of the next <paramref name="count"/> matching writes (create, update, patch,
-    /// delete) after the write is committed and before its response is sent, until
-    /// <see cref="HeldResponses.Release"/>: a response that arrives late, for as long as a test needs.
+    /// Holds the next <paramref name="count"/> matching writes (create, update, patch, delete) until
+    /// <see cref="HeldResponses.Release"/>: by default after the write is committed and before its
+    /// response is sent (a response that arrives late, for as long as a test needs); with
+    /// <paramref name="beforeCommit"/>, before the write is done (a request that arrives late).
     /// </summary>
-    public HeldResponses HoldResponses(string verb, string resource, string? ns = null, string? identity = null, int count = 1)
+    public HeldResponses HoldResponses(string verb, string resource, string? ns = null, string? identity = null, int count = 1, bool beforeCommit = false)
     {
-        var held = new HeldResponses(new Rule(verb, resource, ns, identity) { Remaining = count });
+        var held = new HeldResponses(new Rule(verb, resource, ns, identity) { Remaining = count, BeforeCommit = beforeCommit });
         lock (_lock)
         {
             _holds.Add(held);
@@ -78,12 +80,12 @@ public sealed class Faults
         return held;
     }
 
-    internal Task HoldResponseAsync(RequestAttributes request, Identity identity, CancellationToken cancellationToken)
+    internal Task HoldAsync(RequestAttributes request, Identity identity, bool committed, CancellationToken cancellationToken)
     {
         HeldResponses? held;
         lock (_lock)
         {
-            held = _holds.FirstOrDefault(h => h.Rule.Remaining > 0 && h.Rule.Matches(request, identity));
+            held = _holds.FirstOrDefault(h => h.Rule.Remaining > 0 && h.Rule.BeforeCommit != committed && h.Rule.Matches(request, identity));
             if (held is null)
             {
                 return Task.CompletedTask;
@@ -93,6 +95,32 @@ public sealed class Faults
         }
 
         return held.HoldAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Holds the watch events of <paramref name="resource"/> objects in <paramref name="ns"/>, on every
+    /// watch stream (and what follows them on that stream), until released: a watch that is behind.
+    /// </summary>
+    public HeldResponses HoldWatchEvents(string resource, string? ns = null)
+    {
+        var held = new HeldResponses(new Rule(WatchEvent, resource, ns, null) { Remaining = int.MaxValue });
+        lock (_lock)
+        {
+            _holds.Add(held);
+        }
+
+        return held;
+    }
+
+    internal Task HoldWatchEventAsync(string resource, string ns, CancellationToken cancellationToken)
+    {
+        HeldResponses? held;
+        lock (_lock)
+        {
+            held = _holds.FirstOrDefault(h => h.Rule is { Verb: WatchEvent } r && r.Resource == resource && (r.Namespace is null || r.Namespace == ns));
+        }
+
+        return held is null ? Task.CompletedTask : held.HoldAsync(cancellationToken);
     }
 
     public void Clear()
@@ -154,14 +182,16 @@ public sealed class Faults
 
         public TimeSpan Latency { get; init; }
 
+        public bool BeforeCommit { get; init; }
+
         public bool Matches(RequestAttributes r, Identity id) =>
             (Verb is null || Verb == r.Verb) && (Resource is null || Resource == r.Resource)
             && (Namespace is null || Namespace == r.Namespace) && (Identity is null || Identity == id.User);
     }
 }
 
-/// <summary>Writes whose responses wait, committed, until the test releases them.</summary>
-public sealed class HeldResponses
+/// <summary>Writes that wait (committed, or before their commit) until the test releases them.</summary>
+public sealed class HeldResponses : IDisposable
 {
     private readonly TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -171,7 +201,7 @@ public sealed class HeldResponses
 
     internal Faults.Rule Rule { get; }
 
-    /// <summary>Completes when a matching write has been committed and its response is being held.</summary>
+    /// <summary>Completes when a matching write is being held (committed, unless held before its commit).</summary>
     public Task Committed => _committed.Task;
 
     /// <summary>How many responses have been held so far.</summary>
@@ -179,6 +209,8 @@ public sealed class HeldResponses
 
     /// <summary>Lets every held response (and any later match) go.</summary>
     public void Release() => _released.TrySetResult();
+
+    public void Dispose() => Release();
 
     internal async Task HoldAsync(CancellationToken cancellationToken)
     {
