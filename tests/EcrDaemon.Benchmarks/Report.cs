@@ -88,6 +88,9 @@ internal static class Report
         t.Row("daemon peak RSS (MB)", [F(r.PeakRssMb, 0)]);
         t.Row("secret creates / ServiceAccount patches", [$"{I(r.Cold["create", "secrets"])} / {I(r.Cold.Writes("serviceaccounts"))}"]);
         t.Row("reads: list pages and gets", [I(r.Cold.Reads)]);
+        t.Row($"**{r.ServiceAccounts:N0} more created one by one** while it runs, until each lists the secret (s)", [F(r.AddedSeconds, 1)]);
+        t.Row("daemon CPU until then (s)", [F(r.AddedUsage.CpuSeconds, 1)]);
+        t.Row("ServiceAccount patches / minimum", [Ratio(r.Added.Writes("serviceaccounts"), r.ServiceAccounts)]);
         return $"""
             ## One namespace with many ServiceAccounts
 
