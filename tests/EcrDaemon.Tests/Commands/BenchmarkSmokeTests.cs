@@ -20,7 +20,7 @@ public sealed class BenchmarkSmokeTests
         {
             var result = await Tools.RunAsync("dotnet",
                 [Benchmark, "--namespaces", "6", "--latency-namespaces", "5", "--steady", "3", "--first-token-lifetime", "20",
-                 "--rate-limit-namespaces", "6", "--seed-namespaces", "6", "--work", work.FullName],
+                 "--rate-limit-namespaces", "6", "--seed-namespaces", "6", "--wide-service-accounts", "20", "--work", work.FullName],
                 new Dictionary<string, string?> { ["PATH"] = $"{Path.Combine(Tools.RepositoryRoot, ".tools", "bin")}:{Environment.GetEnvironmentVariable("PATH")}" },
                 TimeSpan.FromMinutes(4));
 
@@ -33,6 +33,8 @@ public sealed class BenchmarkSmokeTests
             Assert.Contains("| GetAuthorizationToken calls (minimum 1 per registry) | 1 |", table, StringComparison.Ordinal);
             Assert.Contains("| **Steady state**, 3 s with no changes: writes | 0 |", table, StringComparison.Ordinal);
             Assert.Contains("| other pull secrets removed / secrets deleted | 0 / 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| secret creates / ServiceAccount patches | 1 / 20 |", table, StringComparison.Ordinal); // one namespace x 20 ServiceAccounts
+            Assert.Contains("| ServiceAccount patches / minimum | 20 / 20 = 1.00 |", table, StringComparison.Ordinal);
             Assert.Matches(@"\| \*\*New namespace\*\*.* \| \d+ / \d+ \|", table);
             Assert.Matches(@"\| \*\*daemon peak RSS, whole run \(VmHWM, MB\)\*\* \| \d+ \|", table);
             Assert.Matches(@"\| off \| 0 \(off\) \| \d+ \| [\d.]+ \| \d+ \| \d+ \| [\d,]+ \|", table);
@@ -67,7 +69,7 @@ public sealed class BenchmarkSmokeTests
 
             var result = await Tools.RunAsync("dotnet",
                 [Benchmark, "--daemon", daemon, "--namespaces", "2", "--latency-namespaces", "0", "--steady", "1",
-                 "--rate-limit-namespaces", "0", "--seed-namespaces", "0", "--deadline", "30", "--work", Path.Combine(work.FullName, "logs")],
+                 "--rate-limit-namespaces", "0", "--seed-namespaces", "0", "--wide-service-accounts", "0", "--deadline", "30", "--work", Path.Combine(work.FullName, "logs")],
                 timeout: TimeSpan.FromMinutes(2));
 
             Assert.True(result.ExitCode == 1, result.ToString());
