@@ -34,7 +34,7 @@ internal sealed class NamespaceReconciler(
 {
     private const int ServiceAccountAttempts = 4;
     private readonly EcrDaemonOptions _settings = options.Value;
-    private readonly HashSet<string> _targets = options.Value.TargetServiceAccounts.ToHashSet(StringComparer.Ordinal);
+    private readonly ServiceAccountPlanner _planner = new(options.Value.SecretName, options.Value.TargetServiceAccounts);
     private readonly ConcurrentDictionary<string, byte> _conflicts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _outOfSync = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _forbidden = new(StringComparer.Ordinal);
@@ -134,9 +134,9 @@ internal sealed class NamespaceReconciler(
 
         // Only the ServiceAccounts that need a write are copied out of the cache: a namespace with
         // thousands of them, requeued by each one's event, costs a scan per reconcile, not a copy.
-        foreach (var sa in state.ServiceAccounts.Where(ns, NeedsChange))
+        foreach (var sa in state.ServiceAccounts.Where(ns, _planner.NeedsChange))
         {
-            await ApplyAsync(sa, Plan, cancellationToken);
+            await ApplyAsync(sa, _planner.Plan, cancellationToken);
         }
 
         return true;
@@ -153,7 +153,7 @@ internal sealed class NamespaceReconciler(
 
         foreach (var sa in state.ServiceAccounts.Where(ns, sa => sa.AddedByUs))
         {
-            await ApplyAsync(sa, PlanRemove, cancellationToken);
+            await ApplyAsync(sa, _planner.PlanRemove, cancellationToken);
         }
     }
 
@@ -330,55 +330,6 @@ internal sealed class NamespaceReconciler(
         logger.UnmanagedSecret(secret.Namespace, SecretName, secret.Type ?? "", how);
         await events.WarningAsync(secret.Namespace, "Secret", SecretName, "UnmanagedSecretExists",
             $"Secret {SecretName} exists and is not managed by ecr-daemon, so it was left untouched; {how}.", cancellationToken);
-    }
-
-    /// <summary>What a ServiceAccount should become: its new pull-secret list (null: none) and marker, or null for no change.</summary>
-    private sealed record ServiceAccountChange(IReadOnlyList<string>? PullSecrets, bool? AddedByUs, string Action);
-
-    private bool Targeted(ServiceAccountView sa) => _targets.Contains("*") || _targets.Contains(sa.Name);
-
-    /// <summary>Cheap and allocation-free: runs under the cache's lock for every ServiceAccount of the namespace.</summary>
-    private bool NeedsChange(ServiceAccountView sa) => Targeted(sa) ? Ours(sa) != 1 : sa.AddedByUs;
-
-    private ServiceAccountChange? Plan(ServiceAccountView sa) => Targeted(sa) ? PlanAdd(sa) : PlanRemove(sa);
-
-    private int Ours(ServiceAccountView sa)
-    {
-        var ours = 0;
-        for (var i = 0; i < sa.PullSecrets.Count; i++)
-        {
-            ours += sa.PullSecrets[i] == SecretName ? 1 : 0;
-        }
-
-        return ours;
-    }
-
-    private ServiceAccountChange? PlanAdd(ServiceAccountView sa)
-    {
-        var ours = Ours(sa);
-        if (ours == 1)
-        {
-            return null;
-        }
-
-        if (ours == 0)
-        {
-            return new ServiceAccountChange([.. sa.PullSecrets, SecretName], true, "added");
-        }
-
-        // Listed more than once: keep the first, drop the repeats, keep everything else in order.
-        var first = sa.PullSecrets.ToList().IndexOf(SecretName);
-        return new ServiceAccountChange([.. sa.PullSecrets.Where((n, i) => n != SecretName || i == first)], null, "deduplicated");
-    }
-
-    private ServiceAccountChange? PlanRemove(ServiceAccountView sa)
-    {
-        if (!sa.AddedByUs)
-        {
-            return null;
-        }
-
-        return new ServiceAccountChange([.. sa.PullSecrets.Where(n => n != SecretName)], false, "removed");
     }
 
     /// <summary>
