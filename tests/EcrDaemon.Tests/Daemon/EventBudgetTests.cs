@@ -36,13 +36,14 @@ public sealed class EventBudgetTests : IAsyncLifetime
         await Poll.Until(() => _h.Requests.Count("patch", "serviceaccounts", "churn", DaemonHarness.Identity) >= 100, () => "fewer than 100 patches in churn");
 
         // While churn is still asking, another namespace has a Warning to record: a secret it may not touch.
-        await _h.CreateNamespaceAsync("victim", optedIn: true);
+        await _h.CreateNamespaceAsync("victim", optedIn: false);
         await _h.Admin.CoreV1.CreateNamespacedSecretAsync(new V1Secret
         {
             Metadata = new V1ObjectMeta { Name = DaemonHarness.SecretName },
             Type = "Opaque",
             Data = new Dictionary<string, byte[]> { ["password"] = "theirs"u8.ToArray() },
         }, "victim");
+        await _h.LabelAsync("victim", optedIn: true);
         await Poll.Until(() => _h.Services.GetRequiredService<NamespaceReconciler>().UnmanagedSecretConflicts == 1, () => "the conflict in victim not seen yet");
         var churnPatches = _h.Requests.Count("patch", "serviceaccounts", "churn", DaemonHarness.Identity);
 
