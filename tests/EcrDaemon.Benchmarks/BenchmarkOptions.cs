@@ -12,6 +12,8 @@ internal sealed record BenchmarkOptions
           --first-token-lifetime SECONDS life of the first token; the daemon refreshes it at about half (default 120)
           --rate-limit-namespaces N      namespaces for the rate-limit comparison (default 1000; 0 skips it)
           --seed-namespaces N            namespaces for the seed's CronJob workflow (default 100; 0 skips it)
+          --wide-service-accounts N      ServiceAccounts in the one-namespace run (default 10000; 0 skips it)
+          --only-wide                    run only the one-namespace run (no scale, rate-limit or seed runs)
           --daemon PATH                  the daemon to run: EcrDaemon.dll or the published apphost (default: the one built here)
           --work DIR                     where daemon logs go (default: a new temporary directory)
           --deadline SECONDS             give up on a phase after this long (default 900)
@@ -30,6 +32,8 @@ internal sealed record BenchmarkOptions
     public int RateLimitNamespaces { get; init; } = 1_000;
 
     public int SeedNamespaces { get; init; } = 100;
+
+    public int WideServiceAccounts { get; init; } = 10_000;
 
     public string Daemon { get; init; } = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.dll");
 
@@ -62,6 +66,8 @@ internal sealed record BenchmarkOptions
                 "--first-token-lifetime" => options with { FirstTokenLifetime = Seconds() },
                 "--rate-limit-namespaces" => options with { RateLimitNamespaces = Count() },
                 "--seed-namespaces" => options with { SeedNamespaces = Count() },
+                "--wide-service-accounts" => options with { WideServiceAccounts = Count() },
+                "--only-wide" => options with { Namespaces = [], RateLimitNamespaces = 0, SeedNamespaces = 0 },
                 "--daemon" => options with { Daemon = Path.GetFullPath(Value()) },
                 "--work" => options with { WorkDirectory = Path.GetFullPath(Value()) },
                 "--deadline" => options with { Deadline = Seconds() },

@@ -36,8 +36,18 @@ foreach (var n in options.Namespaces)
     scale.Add(run);
 }
 
-Section(Report.Scale(scale, options));
-Section(Report.Requests(scale));
+if (scale.Count > 0)
+{
+    Section(Report.Scale(scale, options));
+    Section(Report.Requests(scale));
+}
+
+if (options.WideServiceAccounts > 0)
+{
+    var wide = await WideRun.RunAsync(options);
+    failures.AddRange(wide.Failures);
+    Section(Report.Wide(wide));
+}
 
 if (options.RateLimitNamespaces > 0)
 {

@@ -80,6 +80,26 @@ internal static class Report
             """;
     }
 
+    public static string Wide(WideResult r)
+    {
+        var t = new Table(["", $"1 namespace × {r.ServiceAccounts:N0} ServiceAccounts"]);
+        t.Row("**Cold start** until the secret is there and every ServiceAccount lists it (s)", [F(r.ColdSeconds, 1)]);
+        t.Row("daemon CPU until then (s)", [F(r.Usage.CpuSeconds, 1)]);
+        t.Row("daemon peak RSS (MB)", [F(r.PeakRssMb, 0)]);
+        t.Row("secret creates / ServiceAccount patches", [$"{I(r.Cold["create", "secrets"])} / {I(r.Cold.Writes("serviceaccounts"))}"]);
+        t.Row("reads: list pages and gets", [I(r.Cold.Reads)]);
+        t.Row($"**{r.ServiceAccounts:N0} more created one by one** while it runs, until each lists the secret (s)", [F(r.AddedSeconds, 1)]);
+        t.Row("daemon CPU until then (s)", [F(r.AddedUsage.CpuSeconds, 1)]);
+        t.Row("ServiceAccount patches / minimum", [Ratio(r.Added.Writes("serviceaccounts"), r.ServiceAccounts)]);
+        return $"""
+            ## One namespace with many ServiceAccounts
+
+            Every ServiceAccount is targeted (`ServiceAccounts: ["*"]`), rate limiting off. Minimum: 1 secret create and one patch per ServiceAccount.
+
+            {t}
+            """;
+    }
+
     public static string RateLimit(IReadOnlyList<RateLimitResult> runs, BenchmarkOptions options)
     {
         var t = new Table(["client-side rate limit", "KubernetesQps", "KubernetesBurst", "cold start (s)", "requests (not watches)", "of which Events", "requests per second"]);

@@ -94,6 +94,24 @@ public sealed class KubectlCommandTests
     }
 
     [ToolFact("kubectl")]
+    public async Task An_immutable_secrets_data_is_refused_with_the_real_message_and_the_secret_can_still_be_deleted()
+    {
+        await using var k = await KubectlSession.StartAsync();
+        Assert.Equal(0, (await k.RunAsync("create", "secret", "generic", "frozen", "--from-literal=a=b")).ExitCode);
+        var freeze = await k.RunAsync("patch", "secret", "frozen", "--type=merge", "-p", """{"immutable":true}""");
+        Assert.True(freeze.ExitCode == 0, freeze.ToString());
+
+        var change = await k.RunAsync("patch", "secret", "frozen", "--type=merge", "-p", """{"data":{"a":"Yw=="}}""");
+        Assert.NotEqual(0, change.ExitCode);
+        Assert.Contains("The Secret \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set", change.StandardError, StringComparison.Ordinal);
+        Assert.Equal("Yg==", k.Get(ResourceType.Secrets, "default", "frozen").Json!["data"]!["a"]!.GetValue<string>());
+
+        var delete = await k.RunAsync("delete", "secret", "frozen");
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.False(k.Get(ResourceType.Secrets, "default", "frozen").Exists);
+    }
+
+    [ToolFact("kubectl")]
     public async Task Invalid_objects_are_refused_with_the_real_messages()
     {
         await using var k = await KubectlSession.StartAsync();

@@ -110,6 +110,17 @@ internal static partial class Log
     [LoggerMessage(EventId = 3009, Level = LogLevel.Debug, Message = "Namespace {Namespace} is being deleted; skipped")]
     public static partial void NamespaceGoingAway(this ILogger logger, string @namespace);
 
+    // 3020-3039: issue 14 (cache order, immutable secrets, per-namespace Event budget).
+    [LoggerMessage(EventId = 3020, Level = LogLevel.Information,
+        Message = "Secret {Namespace}/{Secret} is immutable; replaced it (delete, then create) to hold the current token (expires {Expiry})")]
+    public static partial void SecretReplaced(this ILogger logger, string @namespace, string secret, string expiry);
+
+    [LoggerMessage(EventId = 3021, Level = LogLevel.Information, Message = "Secret {Namespace}/{Secret} was gone when we patched it (404); creating it")]
+    public static partial void SecretVanished(this ILogger logger, string @namespace, string secret);
+
+    [LoggerMessage(EventId = 3022, Level = LogLevel.Debug, Message = "Event {Type} {Reason} in {Namespace} dropped: the namespace spent its own Event budget")]
+    public static partial void EventDroppedForNamespace(this ILogger logger, string type, string reason, string @namespace);
+
     // 4xxx: leader election.
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "This replica ({Identity}) leads and writes")]
     public static partial void BecameLeader(this ILogger logger, string identity);

@@ -14,8 +14,8 @@ internal sealed record NamespaceView(string Name, bool OptedIn, bool Terminating
 internal sealed record ServiceAccountView(string Namespace, string Name, string ResourceVersion, IReadOnlyList<string> PullSecrets, bool AddedByUs,
     string? AddedUnderOtherName = null);
 
-/// <summary>What reconcile needs to know of the managed secret in a namespace: a hash of its data, not the data.</summary>
-internal sealed record SecretView(string Namespace, string ResourceVersion, string? Type, bool Managed, string? DataHash, string? Expiry);
+/// <summary>What reconcile needs to know of the managed secret in a namespace: a hash of its data, not the data; immutable ones cannot be patched.</summary>
+internal sealed record SecretView(string Namespace, string ResourceVersion, string? Type, bool Managed, string? DataHash, string? Expiry, bool Immutable = false);
 
 /// <summary>
 /// The informers' caches of namespaces, ServiceAccounts and the managed secrets. Every change
@@ -53,7 +53,8 @@ internal sealed class ClusterState
             strings.Share(secret.Type),
             secret.Metadata.Labels?.TryGetValue(Markers.ManagedByLabel, out var by) == true && by == Markers.ManagedByValue,
             strings.Share(PullSecretContent.HashOf(secret.Data?.TryGetValue(Markers.DockerConfigJsonKey, out var data) == true ? data : null)),
-            strings.Share(secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null)), queue.Add);
+            strings.Share(secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null),
+            secret.Immutable == true), queue.Add);
     }
 
     public ObjectCache<V1Namespace, NamespaceView> Namespaces { get; }

@@ -13,7 +13,9 @@ namespace EcrDaemon.Kubernetes;
 /// <c>kubectl describe</c> and <c>kubectl get events</c> show why. Events are rate-limited (a
 /// burst of 25, then 5 per second; beyond that they are dropped and logged at debug), so a
 /// cold start or an outage over 10,000 namespaces does not become an event storm. Routine token
-/// rotations record none. <c>Events=false</c> turns them off. A failure to record an Event is
+/// rotations record none. Inside that budget each namespace has its own small share (5, then one
+/// per 12 seconds; <see cref="NamespaceEventBudget"/>), so one namespace that churns cannot starve
+/// the others' Warnings. <c>Events=false</c> turns them off. A failure to record an Event is
 /// logged and never fails the work it describes.
 /// </summary>
 internal sealed class EventRecorder : IDisposable
@@ -22,6 +24,7 @@ internal sealed class EventRecorder : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<EventRecorder> _logger;
     private readonly bool _enabled;
+    private readonly NamespaceEventBudget _namespaces;
     private readonly TokenBucketRateLimiter _limiter = new(new TokenBucketRateLimiterOptions
     {
         TokenLimit = 25,
@@ -37,6 +40,7 @@ internal sealed class EventRecorder : IDisposable
         _time = time;
         _logger = logger;
         _enabled = options.Value.Events;
+        _namespaces = new NamespaceEventBudget(time);
     }
 
     /// <returns>False when the Event was not recorded (off, rate-limited, or refused).</returns>
@@ -53,11 +57,14 @@ internal sealed class EventRecorder : IDisposable
             return false;
         }
 
-        using var lease = _limiter.AttemptAcquire();
-        if (!lease.IsAcquired)
+        switch (_namespaces.TrySpend(ns, TakeGlobal))
         {
-            _logger.EventDropped(type, reason, ns);
-            return false;
+            case EventBudgetResult.NamespaceSpent:
+                _logger.EventDroppedForNamespace(type, reason, ns);
+                return false;
+            case EventBudgetResult.GlobalSpent:
+                _logger.EventDropped(type, reason, ns);
+                return false;
         }
 
         var now = _time.GetUtcNow().UtcDateTime;
@@ -85,6 +92,12 @@ internal sealed class EventRecorder : IDisposable
             _logger.EventFailed(reason, ns, ApiErrors.Describe(e));
             return false;
         }
+    }
+
+    private bool TakeGlobal()
+    {
+        using var lease = _limiter.AttemptAcquire();
+        return lease.IsAcquired;
     }
 
     public void Dispose() => _limiter.Dispose();

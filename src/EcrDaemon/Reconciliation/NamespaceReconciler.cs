@@ -34,7 +34,7 @@ internal sealed class NamespaceReconciler(
 {
     private const int ServiceAccountAttempts = 4;
     private readonly EcrDaemonOptions _settings = options.Value;
-    private readonly HashSet<string> _targets = options.Value.TargetServiceAccounts.ToHashSet(StringComparer.Ordinal);
+    private readonly ServiceAccountPlanner _planner = new(options.Value.SecretName, options.Value.TargetServiceAccounts);
     private readonly ConcurrentDictionary<string, byte> _conflicts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _outOfSync = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _forbidden = new(StringComparer.Ordinal);
@@ -132,16 +132,11 @@ internal sealed class NamespaceReconciler(
             return false;
         }
 
-        foreach (var sa in state.ServiceAccounts.InNamespace(ns))
+        // Only the ServiceAccounts that need a write are copied out of the cache: a namespace with
+        // thousands of them, requeued by each one's event, costs a scan per reconcile, not a copy.
+        foreach (var sa in state.ServiceAccounts.Where(ns, _planner.NeedsChange))
         {
-            if (_targets.Contains("*") || _targets.Contains(sa.Name))
-            {
-                await ApplyAsync(sa, PlanAdd, cancellationToken);
-            }
-            else if (sa.AddedByUs)
-            {
-                await ApplyAsync(sa, PlanRemove, cancellationToken);
-            }
+            await ApplyAsync(sa, _planner.Plan, cancellationToken);
         }
 
         return true;
@@ -156,9 +151,9 @@ internal sealed class NamespaceReconciler(
             logger.SecretDeleted(ns, SecretName);
         }
 
-        foreach (var sa in state.ServiceAccounts.InNamespace(ns).Where(sa => sa.AddedByUs))
+        foreach (var sa in state.ServiceAccounts.Where(ns, sa => sa.AddedByUs))
         {
-            await ApplyAsync(sa, PlanRemove, cancellationToken);
+            await ApplyAsync(sa, _planner.PlanRemove, cancellationToken);
         }
     }
 
@@ -168,10 +163,7 @@ internal sealed class NamespaceReconciler(
         var secret = state.Secrets.Get(ns, SecretName);
         if (secret is null)
         {
-            await CreateSecretAsync(ns, content, cancellationToken);
-            logger.SecretCreated(ns, SecretName, content.Expiry);
-            await events.NormalAsync(ns, "Secret", SecretName, "Created",
-                $"Created the pull secret for {string.Join(", ", content.Hosts)} (token expires {content.Expiry}).", cancellationToken);
+            await CreateAndReportAsync(ns, content, cancellationToken);
             return true;
         }
 
@@ -199,6 +191,17 @@ internal sealed class NamespaceReconciler(
             return true;
         }
 
+        if (secret.Immutable)
+        {
+            // Every patch would get 422 ("field is immutable when `immutable` is set"); it is ours, so replace it.
+            await DeleteSecretAsync(secret, cancellationToken);
+            await CreateSecretAsync(ns, content, cancellationToken);
+            logger.SecretReplaced(ns, SecretName, content.Expiry);
+            await events.NormalAsync(ns, "Secret", SecretName, "Replaced",
+                $"The secret was immutable, so it was deleted and created again (mutable) to hold the current token (expires {content.Expiry}).", cancellationToken);
+            return true;
+        }
+
         var patch = new JsonObject
         {
             ["metadata"] = new JsonObject
@@ -209,9 +212,16 @@ internal sealed class NamespaceReconciler(
             },
             ["data"] = new JsonObject { [Markers.DockerConfigJsonKey] = Convert.ToBase64String(content.DockerConfigJson) },
         };
-        var updated = await WriteSecretAsync(ns, () => client.CoreV1.PatchNamespacedSecretAsync(
-            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), SecretName, ns, cancellationToken: cancellationToken), cancellationToken);
-        state.Secrets.Upsert(updated);
+        var updated = await WriteSecretAsync(ns, async () => await GoneIsNull(client.CoreV1.PatchNamespacedSecretAsync(
+            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), SecretName, ns, cancellationToken: cancellationToken)), cancellationToken);
+        if (updated is null)
+        {
+            // Deleted since we last heard of it (the watch will say so later): create it now, not after a backoff.
+            logger.SecretVanished(ns, SecretName);
+            await CreateAndReportAsync(ns, content, cancellationToken);
+            return true;
+        }
+
         if (!secret.Managed)
         {
             logger.SecretAdopted(ns, SecretName, secret.Type ?? "");
@@ -230,6 +240,14 @@ internal sealed class NamespaceReconciler(
         return true;
     }
 
+    private async Task CreateAndReportAsync(string ns, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        await CreateSecretAsync(ns, content, cancellationToken);
+        logger.SecretCreated(ns, SecretName, content.Expiry);
+        await events.NormalAsync(ns, "Secret", SecretName, "Created",
+            $"Created the pull secret for {string.Join(", ", content.Hosts)} (token expires {content.Expiry}).", cancellationToken);
+    }
+
     private async Task CreateSecretAsync(string ns, PullSecretContent content, CancellationToken cancellationToken)
     {
         var secret = new V1Secret
@@ -244,49 +262,59 @@ internal sealed class NamespaceReconciler(
             Type = Markers.DockerConfigJsonType,
             Data = new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = content.DockerConfigJson },
         };
-        var created = await WriteSecretAsync(ns, () => client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: cancellationToken), cancellationToken);
-        state.Secrets.Upsert(created);
+        await WriteSecretAsync(ns, async () => await client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: cancellationToken), cancellationToken);
     }
 
     private async Task DeleteSecretAsync(SecretView secret, CancellationToken cancellationToken)
     {
+        // The precondition: only the secret we planned from is deleted, never one that replaced it meanwhile (409).
         var preconditions = new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = secret.ResourceVersion } };
-        try
+        await WriteSecretAsync(secret.Namespace, async () =>
         {
-            await WriteSecretAsync(secret.Namespace, () => client.CoreV1.DeleteNamespacedSecretAsync(
-                SecretName, secret.Namespace, body: preconditions, cancellationToken: cancellationToken), cancellationToken);
-        }
-        catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound))
-        {
-            // Already gone.
-        }
-
-        state.Secrets.Remove((secret.Namespace, SecretName));
+            await GoneIsNull(client.CoreV1.DeleteNamespacedSecretAsync(SecretName, secret.Namespace, body: preconditions, cancellationToken: cancellationToken));
+            return null;
+        }, cancellationToken);
     }
 
-    /// <summary>
-    /// One secret write. A 409 means our cache was behind (someone changed or created the secret):
-    /// read the secret, cache what is there, and let the queue run this namespace again.
-    /// </summary>
-    private async Task<T> WriteSecretAsync<T>(string ns, Func<Task<T>> write, CancellationToken cancellationToken)
+    /// <summary>A 404 on our secret: it is gone (null).</summary>
+    private static async Task<TResult?> GoneIsNull<TResult>(Task<TResult> request)
+        where TResult : class
     {
         try
         {
-            return await write();
+            return await request;
         }
-        catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict))
+        catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound) && !ApiErrors.NamespaceGoingAway(e))
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// One secret write; its answer (null: the secret is gone) goes into the cache unless a watch
+    /// event for the secret came first (<see cref="ObjectCache{T, TView}.Plan"/>). A 409 means our
+    /// cache was behind (someone changed or created the secret): read the secret, cache what is
+    /// there, and let the queue run this namespace again.
+    /// </summary>
+    private async Task<V1Secret?> WriteSecretAsync(string ns, Func<Task<V1Secret?>> write, CancellationToken cancellationToken)
+    {
+        using (var planned = state.Secrets.Plan(ns, SecretName))
         {
             try
             {
-                state.Secrets.Upsert(await client.CoreV1.ReadNamespacedSecretAsync(SecretName, ns, cancellationToken: cancellationToken));
+                var answer = await write();
+                state.Secrets.Complete(planned, answer);
+                return answer;
             }
-            catch (HttpOperationException read) when (ApiErrors.Is(read, HttpStatusCode.NotFound))
+            catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict))
             {
-                state.Secrets.Remove((ns, SecretName));
+                // Handled below, under a plan of its own.
             }
-
-            throw new RetryLaterException($"secret {ns}/{SecretName} changed while we wrote it; retrying with what is there now");
         }
+
+        using var reading = state.Secrets.Plan(ns, SecretName);
+        state.Secrets.Complete(reading, await GoneIsNull(client.CoreV1.ReadNamespacedSecretAsync(SecretName, ns, cancellationToken: cancellationToken)));
+        throw new RetryLaterException($"secret {ns}/{SecretName} changed while we wrote it; retrying with what is there now");
     }
 
     private async Task ReportConflictAsync(SecretView secret, bool adoptable, CancellationToken cancellationToken)
@@ -304,37 +332,6 @@ internal sealed class NamespaceReconciler(
             $"Secret {SecretName} exists and is not managed by ecr-daemon, so it was left untouched; {how}.", cancellationToken);
     }
 
-    /// <summary>What a ServiceAccount should become: its new pull-secret list (null: none) and marker, or null for no change.</summary>
-    private sealed record ServiceAccountChange(IReadOnlyList<string>? PullSecrets, bool? AddedByUs, string Action);
-
-    private ServiceAccountChange? PlanAdd(ServiceAccountView sa)
-    {
-        var ours = sa.PullSecrets.Count(n => n == SecretName);
-        if (ours == 1)
-        {
-            return null;
-        }
-
-        if (ours == 0)
-        {
-            return new ServiceAccountChange([.. sa.PullSecrets, SecretName], true, "added");
-        }
-
-        // Listed more than once: keep the first, drop the repeats, keep everything else in order.
-        var first = sa.PullSecrets.ToList().IndexOf(SecretName);
-        return new ServiceAccountChange([.. sa.PullSecrets.Where((n, i) => n != SecretName || i == first)], null, "deduplicated");
-    }
-
-    private ServiceAccountChange? PlanRemove(ServiceAccountView sa)
-    {
-        if (!sa.AddedByUs)
-        {
-            return null;
-        }
-
-        return new ServiceAccountChange([.. sa.PullSecrets.Where(n => n != SecretName)], false, "removed");
-    }
-
     /// <summary>
     /// Writes a planned change with an optimistic lock (a merge patch carrying the resourceVersion
     /// we planned from). On 409 someone else wrote first: read the ServiceAccount, plan again from
@@ -349,28 +346,39 @@ internal sealed class NamespaceReconciler(
                 return;
             }
 
+            using var planned = state.ServiceAccounts.Plan(sa.Namespace, sa.Name);
             try
             {
                 var written = await client.CoreV1.PatchNamespacedServiceAccountAsync(
                     ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.AddedByUs, SecretName, sa.AddedUnderOtherName), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
-                state.ServiceAccounts.Upsert(written);
+                state.ServiceAccounts.Complete(planned, written);
                 logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Action, SecretName);
                 await events.NormalAsync(sa.Namespace, "ServiceAccount", sa.Name, "PullSecretChanged",
                     $"{char.ToUpperInvariant(change.Action[0])}{change.Action[1..]} image pull secret {SecretName}; other entries kept.", cancellationToken);
                 return;
             }
-            catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound))
+            catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound) && !ApiErrors.NamespaceGoingAway(e))
             {
-                state.ServiceAccounts.Remove((sa.Namespace, sa.Name));
+                state.ServiceAccounts.Complete(planned, null);
                 return;
             }
             catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict) && attempt < ServiceAccountAttempts)
             {
                 logger.ServiceAccountConflict(sa.Namespace, sa.Name, attempt);
-                var fresh = await client.CoreV1.ReadNamespacedServiceAccountAsync(sa.Name, sa.Namespace, cancellationToken: cancellationToken);
-                state.ServiceAccounts.Upsert(fresh);
-                sa = state.ServiceAccounts.Get(sa.Namespace, sa.Name)!;
             }
+
+            // Plan again from what is there now: the read's answer, or a watch event newer than the plan.
+            using (var reading = state.ServiceAccounts.Plan(sa.Namespace, sa.Name))
+            {
+                state.ServiceAccounts.Complete(reading, await GoneIsNull(client.CoreV1.ReadNamespacedServiceAccountAsync(sa.Name, sa.Namespace, cancellationToken: cancellationToken)));
+            }
+
+            if (state.ServiceAccounts.Get(sa.Namespace, sa.Name) is not { } current)
+            {
+                return;
+            }
+
+            sa = current;
         }
     }
 }

@@ -119,6 +119,8 @@ public sealed class ApiHandler(
             await Task.Delay(delay, time, ctx.RequestAborted);
         }
 
+        await faults.HoldAsync(attributes, identity, committed: false, ctx.RequestAborted);
+
         if (injected is not null)
         {
             throw injected;
@@ -155,20 +157,26 @@ public sealed class ApiHandler(
                 await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, table, options, faults, time);
                 break;
             case "create":
-                await WriteObjectAsync(ctx, 201, type, operations.Create(type, ns, await ReadObjectAsync(ctx, type)), false);
+                var created = operations.Create(type, ns, await ReadObjectAsync(ctx, type));
+                await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
+                await WriteObjectAsync(ctx, 201, type, created, false);
                 break;
             case "update":
-                await WriteObjectAsync(ctx, 200, type, operations.Update(type, ns, request.Name!, await ReadObjectAsync(ctx, type)), false);
+                var updated = operations.Update(type, ns, request.Name!, await ReadObjectAsync(ctx, type));
+                await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
+                await WriteObjectAsync(ctx, 200, type, updated, false);
                 break;
             case "patch":
                 var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
                 var patched = operations.Patch(type, ns, request.Name!, contentType, await ReadBodyAsync(ctx));
+                await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 await WriteObjectAsync(ctx, 200, type, patched, false);
                 break;
             case "delete":
                 var body = await ReadBodyAsync(ctx);
                 var deleteOptions = body.Length > 0 ? ParseJson(body, "DeleteOptions") as JsonObject : null;
                 var (deleted, gone) = operations.Delete(type, ns, request.Name!, deleteOptions);
+                await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 if (gone)
                 {
                     await WriteJsonAsync(ctx, 200, new JsonObject

@@ -78,6 +78,11 @@ public static class WatchResponder
                     payload = message.Item.Json;
                 }
 
+                if (message.Item is not null)
+                {
+                    await faults.HoldWatchEventAsync(request.Type.Plural, message.Item.Node["metadata"]?["namespace"]?.GetValue<string>() ?? "", cts.Token);
+                }
+
                 switch (faults.TakeWatchBreak())
                 {
                     case WatchBreak.BadJson:

@@ -13,6 +13,8 @@ public sealed class Faults
     private readonly Lock _lock = new();
     private readonly List<Rule> _rules = [];
 
+    private const string WatchEvent = "watch-event";
+    private readonly List<HeldResponses> _holds = [];
     private int _watchBreaks;
     private WatchBreak _watchBreakKind;
     private int _expiredWatches;
@@ -82,15 +84,80 @@ public sealed class Faults
         }
     }
 
-    public void Clear()
+    /// <summary>
+    /// Holds the next <paramref name="count"/> matching writes (create, update, patch, delete) until
+    /// <see cref="HeldResponses.Release"/>: by default after the write is committed and before its
+    /// response is sent (a response that arrives late, for as long as a test needs); with
+    /// <paramref name="beforeCommit"/>, before the write is done (a request that arrives late).
+    /// </summary>
+    public HeldResponses HoldResponses(string verb, string resource, string? ns = null, string? identity = null, int count = 1, bool beforeCommit = false)
     {
+        var held = new HeldResponses(new Rule(verb, resource, ns, identity) { Remaining = count, BeforeCommit = beforeCommit });
         lock (_lock)
         {
+            _holds.Add(held);
+        }
+
+        return held;
+    }
+
+    internal Task HoldAsync(RequestAttributes request, Identity identity, bool committed, CancellationToken cancellationToken)
+    {
+        HeldResponses? held;
+        lock (_lock)
+        {
+            held = _holds.FirstOrDefault(h => h.Rule.Remaining > 0 && h.Rule.BeforeCommit != committed && h.Rule.Matches(request, identity));
+            if (held is null)
+            {
+                return Task.CompletedTask;
+            }
+
+            held.Rule.Remaining--;
+        }
+
+        return held.HoldAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Holds the watch events of <paramref name="resource"/> objects in <paramref name="ns"/>, on every
+    /// watch stream (and what follows them on that stream), until released: a watch that is behind.
+    /// </summary>
+    public HeldResponses HoldWatchEvents(string resource, string? ns = null)
+    {
+        var held = new HeldResponses(new Rule(WatchEvent, resource, ns, null) { Remaining = int.MaxValue });
+        lock (_lock)
+        {
+            _holds.Add(held);
+        }
+
+        return held;
+    }
+
+    internal Task HoldWatchEventAsync(string resource, string ns, CancellationToken cancellationToken)
+    {
+        HeldResponses? held;
+        lock (_lock)
+        {
+            held = _holds.FirstOrDefault(h => h.Rule is { Verb: WatchEvent } r && r.Resource == resource && (r.Namespace is null || r.Namespace == ns));
+        }
+
+        return held is null ? Task.CompletedTask : held.HoldAsync(cancellationToken);
+    }
+
+    public void Clear()
+    {
+        List<HeldResponses> holds;
+        lock (_lock)
+        {
+            holds = [.. _holds];
+            _holds.Clear();
             _rules.Clear();
             _watchBreaks = 0;
             Down = false;
             WatchesExpire = false;
         }
+
+        holds.ForEach(h => h.Release());
     }
 
     /// <summary>How many injected failures are still waiting to fire.</summary>
@@ -127,7 +194,7 @@ public sealed class Faults
         }
     }
 
-    private sealed record Rule(string? Verb, string? Resource, string? Namespace, string? Identity)
+    internal sealed record Rule(string? Verb, string? Resource, string? Namespace, string? Identity)
     {
         public int Remaining { get; set; }
 
@@ -137,9 +204,41 @@ public sealed class Faults
 
         public TimeSpan Latency { get; init; }
 
+        public bool BeforeCommit { get; init; }
+
         public bool Matches(RequestAttributes r, Identity id) =>
             (Verb is null || Verb == r.Verb) && (Resource is null || Resource == r.Resource)
             && (Namespace is null || Namespace == r.Namespace) && (Identity is null || Identity == id.User);
+    }
+}
+
+/// <summary>Writes that wait (committed, or before their commit) until the test releases them.</summary>
+public sealed class HeldResponses : IDisposable
+{
+    private readonly TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _held;
+
+    internal HeldResponses(Faults.Rule rule) => Rule = rule;
+
+    internal Faults.Rule Rule { get; }
+
+    /// <summary>Completes when a matching write is being held (committed, unless held before its commit).</summary>
+    public Task Committed => _committed.Task;
+
+    /// <summary>How many responses have been held so far.</summary>
+    public int Held => Volatile.Read(ref _held);
+
+    /// <summary>Lets every held response (and any later match) go.</summary>
+    public void Release() => _released.TrySetResult();
+
+    public void Dispose() => Release();
+
+    internal async Task HoldAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _held);
+        _committed.TrySetResult();
+        await _released.Task.WaitAsync(cancellationToken);
     }
 }
 

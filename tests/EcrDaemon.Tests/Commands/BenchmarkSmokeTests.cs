@@ -20,7 +20,7 @@ public sealed class BenchmarkSmokeTests
         {
             var result = await Tools.RunAsync("dotnet",
                 [Benchmark, "--namespaces", "6", "--latency-namespaces", "5", "--steady", "3", "--first-token-lifetime", "20",
-                 "--rate-limit-namespaces", "6", "--seed-namespaces", "6", "--work", work.FullName],
+                 "--rate-limit-namespaces", "6", "--seed-namespaces", "6", "--wide-service-accounts", "0", "--work", work.FullName],
                 new Dictionary<string, string?> { ["PATH"] = $"{Path.Combine(Tools.RepositoryRoot, ".tools", "bin")}:{Environment.GetEnvironmentVariable("PATH")}" },
                 TimeSpan.FromMinutes(4));
 
@@ -52,6 +52,26 @@ public sealed class BenchmarkSmokeTests
         }
     }
 
+    [Fact]
+    public async Task A_small_one_namespace_run_reports_its_writes_at_the_minimum()
+    {
+        var work = Directory.CreateTempSubdirectory("ecrdaemon-benchmark-wide-");
+        try
+        {
+            var result = await Tools.RunAsync("dotnet", [Benchmark, "--only-wide", "--wide-service-accounts", "20", "--work", work.FullName],
+                null, TimeSpan.FromMinutes(4));
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.DoesNotContain("## Scale", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("| secret creates / ServiceAccount patches | 1 / 20 |", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccount patches / minimum | 20 / 20 = 1.00 |", result.StandardOutput, StringComparison.Ordinal);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
     [ToolFact("bash")]
     public async Task A_daemon_that_exits_at_once_is_a_failure_with_its_exit_code_not_a_crash()
     {
@@ -67,7 +87,7 @@ public sealed class BenchmarkSmokeTests
 
             var result = await Tools.RunAsync("dotnet",
                 [Benchmark, "--daemon", daemon, "--namespaces", "2", "--latency-namespaces", "0", "--steady", "1",
-                 "--rate-limit-namespaces", "0", "--seed-namespaces", "0", "--deadline", "30", "--work", Path.Combine(work.FullName, "logs")],
+                 "--rate-limit-namespaces", "0", "--seed-namespaces", "0", "--wide-service-accounts", "0", "--deadline", "30", "--work", Path.Combine(work.FullName, "logs")],
                 timeout: TimeSpan.FromMinutes(2));
 
             Assert.True(result.ExitCode == 1, result.ToString());
