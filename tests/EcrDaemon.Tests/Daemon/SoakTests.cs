@@ -13,8 +13,8 @@ namespace EcrDaemon.Tests.Daemon;
 
 /// <summary>
 /// The soak: the Deployment the chart renders (two replicas, leader election on) runs under a
-/// kubelet simulator (its startup, liveness and readiness probes, the schedule scaled down by
-/// <see cref="Scale"/> together with the daemon's LivenessTimeout) and keeps 500 namespaces × 3
+/// kubelet simulator (its startup, liveness and readiness probes; the liveness and readiness
+/// schedules scaled down by <see cref="Scale"/> together with the daemon's LivenessTimeout) and keeps 500 namespaces × 3
 /// ServiceAccounts in sync with 20-second tokens (RefreshAt 0.5) while faults are injected at
 /// random, and an invariant checker watches the cluster and the replicas' readiness the whole time.
 /// About 2 minutes in CI; <c>bash scripts/soak.sh 600</c> for 10 minutes (README, "High availability").
@@ -24,7 +24,7 @@ public sealed class SoakTests(ITestOutputHelper output)
 {
     internal const int Namespaces = 500;
 
-    /// <summary>The probe periods and LivenessTimeout (5 minutes) × 0.1: 30 s, so that a 100 s soak spans three.</summary>
+    /// <summary>The liveness and readiness probe periods and LivenessTimeout (5 minutes) × 0.1: 30 s, so that a 100 s soak spans three.</summary>
     private const double Scale = 0.1;
     private const string Optin = DaemonHarness.OptInLabel;
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(20);
@@ -140,8 +140,15 @@ public sealed class SoakTests(ITestOutputHelper output)
                     h.Ecr.Enqueue(random.Next(2) == 0 ? EcrFault.Throttle : EcrFault.ServerError, random.Next(1, 9));
                     return "ecr throttle/outage";
                 case 5:
-                    var slot = diagnostics.LeaseHolder().StartsWith('b') ? "b" : "a";
-                    await kubelet.ReplaceAsync(slot, $"{slot}-{++kills}"); // SIGKILL; the Deployment's new pod takes the slot
+                    // The leader's pod is killed (SIGKILL) and the Deployment's new pod takes its slot. While the Lease still
+                    // names a pod that is gone (for up to LeaseDuration), there is no leader to kill: killing that slot's
+                    // new pod instead would keep it from ever starting.
+                    if (kubelet.SlotOf(diagnostics.LeaseHolder()) is not { } slot)
+                    {
+                        return "leader kill (no live leader)";
+                    }
+
+                    await kubelet.ReplaceAsync(slot, $"{slot}-{++kills}");
                     return "leader kill";
                 case 6:
                     var ns = $"soak-{random.Next(Namespaces)}";

@@ -58,7 +58,12 @@ internal sealed record ContainerProbes(ProbeSpec Startup, ProbeSpec Liveness, Pr
             ProbeSpec.From("readinessProbe", container), replicas);
     }
 
-    public ContainerProbes Scaled(double factor) => this with { Startup = Startup.Scaled(factor), Liveness = Liveness.Scaled(factor), Readiness = Readiness.Scaled(factor) };
+    /// <summary>
+    /// The liveness and readiness schedules scaled (<see cref="ProbeSpec.Scaled"/>). The startup probe
+    /// stays as rendered: its budget (period × failureThreshold) is the time a process may take to
+    /// start and bind, which a loaded machine does not shorten.
+    /// </summary>
+    public ContainerProbes Scaled(double factor) => this with { Liveness = Liveness.Scaled(factor), Readiness = Readiness.Scaled(factor) };
 
     public override string ToString() => $"{Startup}; {Liveness}; {Readiness}";
 }

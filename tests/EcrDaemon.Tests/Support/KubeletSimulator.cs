@@ -50,6 +50,15 @@ internal sealed partial class KubeletSimulator(ContainerProbes probes, Func<stri
         get { lock (_lock) { return [.. _gone.Concat(_pods.Values).SelectMany(p => p.Containers.Select(c => (p.Name, c)))]; } }
     }
 
+    /// <summary>The slot that runs pod <paramref name="name"/> now, or null when no running pod has that name.</summary>
+    public string? SlotOf(string name)
+    {
+        lock (_lock)
+        {
+            return _pods.Values.FirstOrDefault(p => p.Name == name)?.Slot;
+        }
+    }
+
     /// <summary>Runs pod <paramref name="name"/> in replica slot <paramref name="slot"/>.</summary>
     public void Run(string slot, string name)
     {
