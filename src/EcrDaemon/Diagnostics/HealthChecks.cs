@@ -13,9 +13,12 @@ using Microsoft.Extensions.Options;
 namespace EcrDaemon.Diagnostics;
 
 /// <summary>
-/// <c>/livez</c>: the loops make progress. It fails when the work queue is wedged, or when a
-/// watch has been silent past its watchdog (twice the stall timeout, and at least
-/// <c>LivenessTimeout</c>) without getting going again.
+/// <c>/livez</c>: this replica's own loops make progress. It fails when the work queue is wedged (a
+/// namespace reconciling for longer than <c>LivenessTimeout</c>, or keys waiting that long while
+/// workers run and take none), or when an informer's loop has not got on for twice the stall
+/// timeout (and at least <c>LivenessTimeout</c>). Keys waiting on a replica that runs no workers (a
+/// follower, a replica without a token, an ex-leader) are not a fault, and neither is an API server
+/// that does not answer: the informer loop keeps beating while it retries.
 /// </summary>
 internal sealed class LivenessCheck(WorkQueue queue, PullSecretController controller, InformerSettings informers,
     IOptions<EcrDaemonOptions> options, TimeProvider time) : IHealthCheck
@@ -30,10 +33,16 @@ internal sealed class LivenessCheck(WorkQueue queue, PullSecretController contro
 
         var silence = timeout > informers.StallTimeout * 2 ? timeout : informers.StallTimeout * 2;
         var now = time.GetUtcNow();
-        var silent = controller.Informers.FirstOrDefault(i => now - i.LastActivity > silence);
-        return Task.FromResult(silent is null
-            ? HealthCheckResult.Healthy("the work loop and the watches make progress")
-            : HealthCheckResult.Unhealthy($"the {silent.Resource} watch has heard nothing since {silent.LastActivity:O}"));
+        if (controller.Informers.FirstOrDefault(i => now - i.LastProgress > silence) is { } stuck)
+        {
+            var heard = stuck.LastActivity == DateTimeOffset.MinValue ? "never" : $"{stuck.LastActivity:O}";
+            return Task.FromResult(HealthCheckResult.Unhealthy(
+                $"the {stuck.Resource} informer has made no progress since {stuck.LastProgress:O} (last heard from the API server: {heard})"));
+        }
+
+        return Task.FromResult(HealthCheckResult.Healthy(queue.Workers > 0
+            ? "the workers and the informers make progress"
+            : "the informers make progress; no workers run here (not leading, or not synced yet)"));
     }
 }
 

@@ -25,6 +25,22 @@ internal sealed record InformerSettings
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
 }
 
+/// <summary>What liveness needs to know of an informer.</summary>
+internal interface IInformerStatus
+{
+    string Resource { get; }
+
+    /// <summary>When the informer last heard from the server (a list, an event or a bookmark); <see cref="DateTimeOffset.MinValue"/> before that.</summary>
+    DateTimeOffset LastActivity { get; }
+
+    /// <summary>
+    /// The loop's heartbeat: when it last got on (started an attempt, finished a backoff, received a
+    /// page or an event, or its watchdog found the stream within its stall timeout). It beats while
+    /// the server is down too; only a loop that is itself stuck stops beating.
+    /// </summary>
+    DateTimeOffset LastProgress { get; }
+}
+
 /// <summary>
 /// List, then watch from the list's resourceVersion, for one resource across all namespaces.
 /// Keeps the resourceVersion current from every event and bookmark; on 410 it lists again (and
@@ -32,14 +48,6 @@ internal sealed record InformerSettings
 /// watches again from where it was. A watch silent past <see cref="InformerSettings.StallTimeout"/>
 /// is restarted by a watchdog. <see cref="Synced"/> completes after the first full list.
 /// </summary>
-/// <summary>What liveness needs to know of an informer.</summary>
-internal interface IInformerStatus
-{
-    string Resource { get; }
-
-    DateTimeOffset LastActivity { get; }
-}
-
 internal sealed class Informer<T>(
     string resource,
     Informer<T>.ListPage list,
@@ -58,6 +66,7 @@ internal sealed class Informer<T>(
 
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastActivityTicks;
+    private long _lastProgressTicks = time.GetUtcNow().UtcTicks;
 
     public string Resource => resource;
 
@@ -66,12 +75,15 @@ internal sealed class Informer<T>(
     /// <summary>When the informer last heard from the server (a list, an event or a bookmark).</summary>
     public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
 
+    public DateTimeOffset LastProgress => new(Interlocked.Read(ref _lastProgressTicks), TimeSpan.Zero);
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         string? resourceVersion = null;
         var failures = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
+            Beat();
             Exception? failure;
             try
             {
@@ -152,6 +164,7 @@ internal sealed class Informer<T>(
                     yield return item;
                 }
 
+                Beat();
                 count += page.Items.Count;
                 continueToken = string.IsNullOrEmpty(page.Continue) ? null : page.Continue;
                 resourceVersion = page.ResourceVersion;
@@ -186,8 +199,13 @@ internal sealed class Informer<T>(
         {
             if (time.GetUtcNow() - LastActivity > settings.StallTimeout)
             {
+                // No beat: if the stream does not end now that it is cancelled, the loop is stuck.
                 logger.WatchStalled(resource, settings.StallTimeout);
                 stream.Cancel();
+            }
+            else
+            {
+                Beat();
             }
         }, null, Tick(), Tick());
 
@@ -244,7 +262,13 @@ internal sealed class Informer<T>(
 
     private TimeSpan Tick() => settings.StallTimeout / 4;
 
-    private void Touch() => Interlocked.Exchange(ref _lastActivityTicks, time.GetUtcNow().UtcTicks);
+    private void Touch()
+    {
+        Interlocked.Exchange(ref _lastActivityTicks, time.GetUtcNow().UtcTicks);
+        Beat();
+    }
+
+    private void Beat() => Interlocked.Exchange(ref _lastProgressTicks, time.GetUtcNow().UtcTicks);
 
     private TimeSpan Backoff(int failures)
     {

@@ -19,6 +19,20 @@ internal sealed class WorkQueue(TimeProvider time)
     private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private DateTimeOffset _lastTaken = time.GetUtcNow();
+    private int _workers;
+    private DateTimeOffset _workersSince;
+
+    /// <summary>Workers running now (0 on a replica that does not lead, or has not synced yet).</summary>
+    public int Workers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _workers;
+            }
+        }
+    }
 
     /// <summary>Keys waiting to be processed.</summary>
     public int Depth
@@ -46,7 +60,9 @@ internal sealed class WorkQueue(TimeProvider time)
 
     /// <summary>
     /// Why the queue is wedged, or null: a key has been processing for longer than
-    /// <paramref name="timeout"/>, or keys have waited that long while no worker took any.
+    /// <paramref name="timeout"/>, or keys have waited that long while workers ran and took none.
+    /// Keys that wait while no worker runs are not a wedge: a follower, a replica waiting for its
+    /// first token and an ex-leader queue keys for the leader they may become, and run no workers.
     /// </summary>
     public string? Wedged(TimeSpan timeout)
     {
@@ -61,9 +77,16 @@ internal sealed class WorkQueue(TimeProvider time)
                 }
             }
 
+            if (_workers == 0)
+            {
+                return null;
+            }
+
+            // A term of workers that started after the keys were queued counts from its start.
+            var idleSince = _lastTaken > _workersSince ? _lastTaken : _workersSince;
             var waiting = _dirty.Count(k => !_processing.ContainsKey(k));
-            return waiting > 0 && now - _lastTaken > timeout
-                ? $"{waiting} namespaces are waiting and no worker has taken one since {_lastTaken:O}"
+            return waiting > 0 && now - idleSince > timeout
+                ? $"{waiting} namespaces are waiting and no worker has taken one since {idleSince:O}"
                 : null;
         }
     }
@@ -101,6 +124,14 @@ internal sealed class WorkQueue(TimeProvider time)
 
     private async Task WorkAsync(Func<string, CancellationToken, Task> process, Action<string, Exception, TimeSpan> onRetry, CancellationToken cancellationToken)
     {
+        lock (_lock)
+        {
+            if (_workers++ == 0)
+            {
+                _workersSince = time.GetUtcNow();
+            }
+        }
+
         try
         {
             await foreach (var key in _ready.Reader.ReadAllAsync(cancellationToken))
@@ -133,6 +164,13 @@ internal sealed class WorkQueue(TimeProvider time)
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Stopping.
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _workers--;
+            }
         }
     }
 

@@ -259,4 +259,61 @@ public sealed class WorkQueueTests
         Assert.Equal(5, attempts);
         Assert.Empty(outcomes);
     }
+
+    [Fact]
+    public void Keys_that_wait_while_no_worker_runs_are_not_a_wedge()
+    {
+        // A follower, a replica waiting for its first token and an ex-leader queue keys but run no workers.
+        var clock = new ManualClock();
+        var queue = new WorkQueue(clock);
+        queue.Add("a");
+        queue.Add("b");
+
+        clock.Advance(TimeSpan.FromHours(1));
+
+        Assert.Null(queue.Wedged(TimeSpan.FromMinutes(5)));
+        Assert.Equal(0, queue.Workers);
+    }
+
+    [Fact]
+    public async Task A_key_processing_past_the_timeout_is_a_wedge_and_a_new_term_counts_the_wait_from_its_start()
+    {
+        var clock = new ManualClock();
+        var queue = new WorkQueue(clock);
+        var timeout = TimeSpan.FromMinutes(5);
+        queue.Add("a");
+        clock.Advance(TimeSpan.FromHours(1)); // waited long before any worker ran (a follower that becomes leader)
+
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new CancellationTokenSource();
+        var run = queue.RunAsync(1, async (key, ct) =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(ct);
+        }, (_, _, _) => { }, stop.Token);
+        await started.Task.WaitAsync(Deadline);
+        Assert.Equal(1, queue.Workers);
+        Assert.Null(queue.Wedged(timeout)); // the hour of waiting before the term does not count
+
+        clock.Advance(timeout + TimeSpan.FromSeconds(1));
+        Assert.StartsWith("namespace a has been reconciling since", queue.Wedged(timeout), StringComparison.Ordinal);
+
+        release.TrySetResult();
+        await Poll.Until(() => queue.Idle, () => $"depth {queue.Depth}");
+        Assert.Null(queue.Wedged(timeout));
+        await stop.CancelAsync();
+        await run.WaitAsync(Deadline);
+        Assert.Equal(0, queue.Workers);
+    }
+
+    /// <summary>A clock the test moves by hand (timers still run on real time).</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
+    }
 }
