@@ -52,17 +52,13 @@ internal static class RefreshSchedule
     /// <summary>
     /// The delay after a failed round: <see cref="AfterFailure(int)"/>, but never past half the time
     /// the held token has left (and never below <paramref name="minimum"/>), so that retries
-    /// quicken as the last good token nears its expiry.
+    /// quicken as the last good token nears its expiry. Holding no token (null) counts as holding an
+    /// expired one: such a replica is neither Ready nor able to lead, so it retries every <paramref name="minimum"/>.
     /// </summary>
     public static TimeSpan AfterFailure(int failures, DateTimeOffset now, DateTimeOffset? soonestExpiry, TimeSpan minimum, FailureBackoff? backoffs = null)
     {
         var backoff = (backoffs ?? FailureBackoff.Default).After(failures);
-        if (soonestExpiry is not { } expiry)
-        {
-            return Clamp(backoff);
-        }
-
-        var half = (expiry - now) / 2;
+        var half = ((soonestExpiry ?? now) - now) / 2;
         var bound = half < minimum ? minimum : half;
         return Clamp(backoff < bound ? backoff : bound);
     }

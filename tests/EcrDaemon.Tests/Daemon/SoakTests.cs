@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using EcrDaemon.Configuration;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster;
 using EcrDaemon.TestCluster.Api;
@@ -11,15 +12,20 @@ using Xunit.Abstractions;
 namespace EcrDaemon.Tests.Daemon;
 
 /// <summary>
-/// The soak: two replicas (processes, leader election on) keep 500 namespaces × 3 ServiceAccounts
-/// in sync with 20-second tokens (RefreshAt 0.5) while faults are injected at random, and an
-/// invariant checker watches the cluster the whole time. About 2 minutes in CI; set
-/// ECR_DAEMON_SOAK_SECONDS=600 for 10 minutes (README, "High availability").
+/// The soak: the Deployment the chart renders (two replicas, leader election on) runs under a
+/// kubelet simulator (its startup, liveness and readiness probes; the liveness and readiness
+/// schedules scaled down by <see cref="Scale"/> together with the daemon's LivenessTimeout) and keeps 500 namespaces × 3
+/// ServiceAccounts in sync with 20-second tokens (RefreshAt 0.5) while faults are injected at
+/// random, and an invariant checker watches the cluster and the replicas' readiness the whole time.
+/// About 2 minutes in CI; <c>bash scripts/soak.sh 600</c> for 10 minutes (README, "High availability").
 /// </summary>
 [Collection(SoakTestGroup.Name)]
 public sealed class SoakTests(ITestOutputHelper output)
 {
     internal const int Namespaces = 500;
+
+    /// <summary>The liveness and readiness probe periods and LivenessTimeout (5 minutes) × 0.1: 30 s, so that a 100 s soak spans three.</summary>
+    private const double Scale = 0.1;
     private const string Optin = DaemonHarness.OptInLabel;
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(20);
 
@@ -30,18 +36,22 @@ public sealed class SoakTests(ITestOutputHelper output)
         ["EcrDaemon:MinRefreshInterval"] = "00:00:01",
         ["EcrDaemon:KubernetesQps"] = "0",
         ["EcrDaemon:ResyncInterval"] = "00:00:10",
+        ["EcrDaemon:LivenessTimeout"] = (new EcrDaemonOptions().LivenessTimeout * Scale).ToString("c", CultureInfo.InvariantCulture),
         ["EcrDaemon:LeaderElection:Enabled"] = "true",
         ["EcrDaemon:LeaderElection:LeaseDuration"] = "00:00:04",
         ["EcrDaemon:LeaderElection:RenewDeadline"] = "00:00:03",
         ["EcrDaemon:LeaderElection:RetryPeriod"] = "00:00:00.500",
+        ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information", // "Now listening on: ...", the port the kubelet probes
     };
 
     [ToolFact("helm")]
     public async Task Under_random_faults_every_invariant_holds_throughout()
     {
         var duration = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("ECR_DAEMON_SOAK_SECONDS") ?? "100", CultureInfo.InvariantCulture));
-        var rbac = await HelmChart.RenderAsync("leaderElection: { enabled: true }") + LeaderElectionTests.ReplicaBBindings;
-        await using var h = await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = rbac });
+        var rendered = await HelmChart.RenderAsync("replicaCount: 2");
+        var probes = ContainerProbes.FromRendered(rendered).Scaled(Scale);
+        Assert.Equal(2, probes.Replicas);
+        await using var h = await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = rendered + LeaderElectionTests.ReplicaBBindings });
         h.Ecr.TokenLifetime = TimeSpan.FromSeconds(20);
         h.Ecr.RotateEveryRequest = true;
         var ops = h.Cluster.Operations;
@@ -77,99 +87,95 @@ public sealed class SoakTests(ITestOutputHelper output)
             }
         }
 
-        var replicas = new Dictionary<string, BackgroundProcess>
+        await using var kubelet = new KubeletSimulator(probes, (slot, pod) => h.StartReplicaProcess(slot == "a" ? "ecr-daemon" : "replica-b", pod, Settings));
+        kubelet.Run("a", "a-0");
+        kubelet.Run("b", "b-0");
+        var check = new InvariantChecker(h, kubelet, thirdParty, unowned, Settle);
+        var diagnostics = new SoakDiagnostics(h, check, kubelet);
+        await Poll.Until(() => check.AllInSync(), () => check.Report(), TimeSpan.FromMinutes(3));
+        check.Synced();
+        var mark = h.Requests.Mark();
+        var started = DateTimeOffset.UtcNow;
+        var faults = new Dictionary<string, int>();
+        var kills = 0;
+        while (DateTimeOffset.UtcNow - started < duration)
         {
-            ["a"] = h.StartReplicaProcess("ecr-daemon", "a-0", Settings),
-            ["b"] = h.StartReplicaProcess("replica-b", "b-0", Settings),
-        };
-        try
-        {
-            var check = new InvariantChecker(h, thirdParty, unowned, Settle);
-            await Poll.Until(() => check.AllInSync(), () => check.Report(), TimeSpan.FromMinutes(3));
-            var mark = h.Requests.Mark();
-            var started = DateTimeOffset.UtcNow;
-            var faults = new Dictionary<string, int>();
-            var restarts = 0;
-            while (DateTimeOffset.UtcNow - started < duration)
+            var name = await InjectAsync(random.Next(10));
+            faults[name] = faults.GetValueOrDefault(name) + 1;
+            var until = DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(random.Next(500, 1500));
+            while (DateTimeOffset.UtcNow < until)
             {
-                var fault = random.Next(10);
-                var name = fault switch
-                {
-                    0 => Do(() => h.Cluster.Faults.FailNext(5, random.Next(2) == 0 ? 500 : 503, verb: random.Next(2) == 0 ? "patch" : "create"), "api 5xx"),
-                    1 => Do(() => h.Cluster.Faults.FailNext(5, 429, retryAfterSeconds: 1), "api 429"),
-                    2 => Do(() => h.Cluster.Store.CloseAllWatches(), "watch drop"),
-                    3 => Do(() => { h.Cluster.Store.Compact(); h.Cluster.Store.CloseAllWatches(); }, "410"),
-                    4 => Do(() => h.Ecr.Enqueue(random.Next(2) == 0 ? EcrFault.Throttle : EcrFault.ServerError, random.Next(1, 9)), "ecr throttle/outage"),
-                    5 => Do(() =>
+                check.Check();
+                await Task.Delay(100); // the checker's sampling interval, not synchronisation
+            }
+        }
+
+        h.Cluster.Faults.Clear();
+        var cleared = DateTimeOffset.UtcNow;
+        await Poll.Until(() => { check.Check(); return check.AllInSync(); }, () => $"{check.Report()}\n{diagnostics.Describe(check.Failing().Select(f => f.Namespace))}", TimeSpan.FromMinutes(1));
+        var writes = h.Requests.Since(mark).Count(r => r.IsWrite && r.Resource is "secrets" or "serviceaccounts" && r.Identity != "kubernetes-admin");
+        output.WriteLine($"soak {duration.TotalSeconds:0} s, {Namespaces} namespaces, probes {probes}: faults {string.Join(", ", faults.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key} {f.Value}"))}; " +
+            $"writes {writes}; longest without a valid token {check.LongestWithoutValidToken.TotalSeconds:0.0} s; longest without a Ready replica {check.LongestWithoutReady.TotalSeconds:0.0} s; " +
+            $"kubelet restarts {kubelet.Restarts.Count}; converged {(DateTimeOffset.UtcNow - cleared).TotalSeconds:0.0} s after the faults were cleared; {diagnostics.Lease()}; violations {check.Violations.Count}");
+        Assert.True(check.Violations.Count == 0, diagnostics.Describe(check.ViolatingNamespaces()));
+
+        async Task<string> InjectAsync(int fault)
+        {
+            switch (fault)
+            {
+                case 0:
+                    h.Cluster.Faults.FailNext(5, random.Next(2) == 0 ? 500 : 503, verb: random.Next(2) == 0 ? "patch" : "create");
+                    return "api 5xx";
+                case 1:
+                    h.Cluster.Faults.FailNext(5, 429, retryAfterSeconds: 1);
+                    return "api 429";
+                case 2:
+                    h.Cluster.Store.CloseAllWatches();
+                    return "watch drop";
+                case 3:
+                    h.Cluster.Store.Compact();
+                    h.Cluster.Store.CloseAllWatches();
+                    return "410";
+                case 4:
+                    h.Ecr.Enqueue(random.Next(2) == 0 ? EcrFault.Throttle : EcrFault.ServerError, random.Next(1, 9));
+                    return "ecr throttle/outage";
+                case 5:
+                    // The leader's pod is killed (SIGKILL) and the Deployment's new pod takes its slot. While the Lease still
+                    // names a pod that is gone (for up to LeaseDuration), there is no leader to kill: killing that slot's
+                    // new pod instead would keep it from ever starting. One pod is lost at a time, as the chart's
+                    // PodDisruptionBudget (minAvailable 1) has it: while the other replica is not Ready, two replicas
+                    // cannot cover a second loss, and no invariant could hold through it.
+                    if (kubelet.SlotOf(diagnostics.LeaseHolder()) is not { } slot)
                     {
-                        var leader = h.Cluster.Store.Get(ResourceType.Leases, "ecr-daemon", "ecr-daemon")?.Node["spec"]?["holderIdentity"]?.GetValue<string>() ?? "";
-                        var key = leader.StartsWith('b') ? "b" : "a";
-                        replicas[key].Dispose(); // SIGKILL
-                        restarts++;
-                        replicas[key] = h.StartReplicaProcess(key == "a" ? "ecr-daemon" : "replica-b", $"{key}-{restarts}", Settings);
-                    }, "leader kill"),
-                    6 => Do(() =>
-                    {
-                        var ns = $"soak-{random.Next(Namespaces)}";
-                        var optedIn = h.Cluster.Store.Get(ResourceType.Namespaces, "", ns)?.Labels?[Optin] is not null;
-                        ops.Patch(ResourceType.Namespaces, "", ns, "application/merge-patch+json",
-                            new JsonObject { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [Optin] = optedIn ? null : "true" } } }.ToJsonString());
-                    }, "label toggle"),
-                    7 => Do(() =>
-                    {
-                        var ns = $"soak-{random.Next(Namespaces)}";
-                        ops.Create(ResourceType.ServiceAccounts, ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = $"late-{Guid.NewGuid():N}"[..20] } });
-                    }, "serviceaccount created"),
-                    _ => Do(() =>
-                    {
-                        var ns = $"soak-{random.Next(Namespaces)}";
-                        if (!unowned.ContainsKey(ns) && h.Cluster.Store.Get(ResourceType.Secrets, ns, DaemonHarness.SecretName) is not null)
-                        {
-                            ops.Delete(ResourceType.Secrets, ns, DaemonHarness.SecretName, null);
-                            }
-                    }, "secret deleted"),
-                };
-                faults[name] = faults.GetValueOrDefault(name) + 1;
-                var until = DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(random.Next(500, 1500));
-                while (DateTimeOffset.UtcNow < until)
-                {
-                    foreach (var key in replicas.Keys.Where(k => replicas[k].HasExited).ToList())
-                    {
-                        // A replica that dies on its own is a bug; restart it, as its Deployment would, and report it.
-                        check.Violations.Add($"replica {key} exited on its own: {string.Join("\n", replicas[key].StandardErrorLines.TakeLast(15))}");
-                        replicas[key].Dispose();
-                        restarts++;
-                        replicas[key] = h.StartReplicaProcess(key == "a" ? "ecr-daemon" : "replica-b", $"{key}-{restarts}", Settings);
+                        return "leader kill (skipped: no live leader)";
                     }
 
-                    check.Check();
-                    await Task.Delay(100); // the checker's sampling interval, not synchronisation
-                }
-            }
+                    if (!kubelet.Ready.Any(pod => pod != diagnostics.LeaseHolder()))
+                    {
+                        return "leader kill (skipped: no other Ready replica)";
+                    }
 
-            h.Cluster.Faults.Clear();
-            await Poll.Until(() => check.AllInSync(), () => check.Report(), TimeSpan.FromMinutes(1));
-            var writes = h.Requests.Since(mark).Count(r => r.IsWrite && r.Resource is "secrets" or "serviceaccounts" && r.Identity != "kubernetes-admin");
-            output.WriteLine($"soak {duration.TotalSeconds:0} s, {Namespaces} namespaces: faults {string.Join(", ", faults.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key} {f.Value}"))}; " +
-                $"writes {writes}; longest without a valid token {check.LongestWithoutValidToken.TotalSeconds:0.0} s; violations {check.Violations.Count}");
-            Assert.True(check.Violations.Count == 0, string.Join("\n", check.Violations.Take(5)) + "\n" + string.Join("\n",
-                replicas.Select(r => $"--- replica {r.Key}:\n" + string.Join("\n", r.Value.StandardErrorLines.Where(l => l.Contains("[40", StringComparison.Ordinal) || l.Contains("[101", StringComparison.Ordinal) || l.Contains("[100", StringComparison.Ordinal) || l.Contains("fail", StringComparison.Ordinal) || l.Contains("crit", StringComparison.Ordinal)).TakeLast(40)))) + "\n" + string.Join("\n",
-                check.Violations.Take(3).Select(v => v.Split(' ')[1].TrimEnd(':')).SelectMany(ns =>
-                    h.Requests.All.Where(r => r.Namespace == ns).Select(r => $"{r.At:HH:mm:ss.fff} {r.Identity} {r.Verb} {r.Resource} {r.Code}")
-                        .Concat(replicas.Values.SelectMany(p => p.StandardErrorLines).Where(l => l.Contains(ns, StringComparison.Ordinal))).TakeLast(40))));
-        }
-        finally
-        {
-            foreach (var replica in replicas.Values)
-            {
-                replica.Dispose();
-            }
-        }
+                    await kubelet.ReplaceAsync(slot, $"{slot}-{++kills}");
+                    return "leader kill";
+                case 6:
+                    var ns = $"soak-{random.Next(Namespaces)}";
+                    var optedIn = h.Cluster.Store.Get(ResourceType.Namespaces, "", ns)?.Labels?[Optin] is not null;
+                    ops.Patch(ResourceType.Namespaces, "", ns, "application/merge-patch+json",
+                        new JsonObject { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [Optin] = optedIn ? null : "true" } } }.ToJsonString());
+                    return "label toggle";
+                case 7:
+                    ops.Create(ResourceType.ServiceAccounts, $"soak-{random.Next(Namespaces)}",
+                        new JsonObject { ["metadata"] = new JsonObject { ["name"] = $"late-{Guid.NewGuid():N}"[..20] } });
+                    return "serviceaccount created";
+                default:
+                    var target = $"soak-{random.Next(Namespaces)}";
+                    if (!unowned.ContainsKey(target) && h.Cluster.Store.Get(ResourceType.Secrets, target, DaemonHarness.SecretName) is not null)
+                    {
+                        ops.Delete(ResourceType.Secrets, target, DaemonHarness.SecretName, null);
+                    }
 
-        static string Do(Action action, string name)
-        {
-            action();
-            return name;
+                    return "secret deleted";
+            }
         }
     }
 }

@@ -17,7 +17,8 @@ internal sealed class BackgroundProcess : IDisposable
 
     private BackgroundProcess(Process process) => _process = process;
 
-    public int Id => _process.Id;
+    /// <summary>The process id (kept after the process is gone).</summary>
+    public int Id { get; private set; }
 
     public bool HasExited => _process.HasExited;
 
@@ -61,6 +62,7 @@ internal sealed class BackgroundProcess : IDisposable
             throw new InvalidOperationException($"could not start {fileName}");
         }
 
+        started.Id = process.Id;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return started;

@@ -81,7 +81,6 @@ public sealed class RefreshScheduleTests
     }
 
     [Theory]
-    [InlineData(3, null, 120)]      // no token held: the plain backoff
     [InlineData(3, 7200.0, 120)]    // 2 h left: the plain backoff
     [InlineData(3, 100.0, 50)]      // 100 s left: half of it
     [InlineData(1, 30.0, 15)]       // 30 s left: 15 s, sooner than 30
@@ -110,5 +109,20 @@ public sealed class RefreshScheduleTests
         Assert.InRange(delay, TimeSpan.FromDays(1), TimeSpan.FromDays(49));
         Assert.InRange(afterFailure, TimeSpan.FromSeconds(30), TimeSpan.FromDays(49));
         Assert.InRange(hugeMinimum, TimeSpan.FromDays(1), TimeSpan.FromDays(49));
+    }
+
+    /// <summary>
+    /// A replica that holds no token cannot be Ready nor compete for the Lease, so it is as urgent as
+    /// one whose token has expired: after the first 30 s it retries every MinRefreshInterval, never
+    /// 2, 4 or 5 minutes later (the soak's leader kills during an ECR outage left no replica able to lead).
+    /// </summary>
+    [Theory]
+    [InlineData(1, 60, 30)]
+    [InlineData(3, 60, 60)]
+    [InlineData(50, 60, 60)]
+    [InlineData(5, 1, 1)]
+    public void Without_a_token_held_a_failure_waits_at_most_the_minimum_interval(int failures, int minimumSeconds, int expected)
+    {
+        Assert.Equal(TimeSpan.FromSeconds(expected), RefreshSchedule.AfterFailure(failures, FetchedAt, soonestExpiry: null, TimeSpan.FromSeconds(minimumSeconds)));
     }
 }
