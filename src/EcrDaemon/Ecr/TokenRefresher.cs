@@ -29,6 +29,9 @@ internal sealed class TokenRefresher(
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly TaskCompletionSource _firstToken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile PullSecretContent? _current;
+    private readonly Lock _failureLock = new();
+    private Action<string>? _failureStarted;
+    private string? _ongoingFailure;
     private int _refreshAll;
 
     /// <summary>The content every managed secret should hold, or null until every registry has a token.</summary>
@@ -40,8 +43,36 @@ internal sealed class TokenRefresher(
     /// <summary>Raised (on the refresher's loop) when <see cref="Current"/> changes.</summary>
     public event Action<PullSecretContent>? Changed;
 
-    /// <summary>Raised when a round fails after one that did not: the registries and reasons, in one sentence without secrets.</summary>
-    public event Action<string>? FailureStarted;
+    /// <summary>
+    /// Raised when a round fails after one that did not: the registries and reasons, in one sentence
+    /// without secrets. A handler added while that failure lasts is told of it at once, so that a
+    /// subscriber that starts after the first round (the loops start in parallel) misses nothing.
+    /// </summary>
+    public event Action<string>? FailureStarted
+    {
+        add
+        {
+            string? ongoing;
+            lock (_failureLock)
+            {
+                _failureStarted += value;
+                ongoing = _ongoingFailure;
+            }
+
+            if (ongoing is not null)
+            {
+                value?.Invoke(ongoing);
+            }
+        }
+
+        remove
+        {
+            lock (_failureLock)
+            {
+                _failureStarted -= value;
+            }
+        }
+    }
 
     /// <summary>Completes once every registry has a token for the first time.</summary>
     public Task FirstToken => _firstToken.Task;
@@ -142,10 +173,22 @@ internal sealed class TokenRefresher(
             ConsecutiveFailures = 0;
         }
 
-        if (failed > 0 && ConsecutiveFailures == 1)
+        Action<string>? notify = null;
+        string? started = null;
+        lock (_failureLock)
         {
-            FailureStarted?.Invoke(string.Join("; ", outcomes.Where(o => o.Token is null).Select(o => $"{o.Registry.Target.DisplayName}: {o.FailureReason}")));
+            if (ConsecutiveFailures == 0)
+            {
+                _ongoingFailure = null;
+            }
+            else if (failed > 0 && ConsecutiveFailures == 1)
+            {
+                _ongoingFailure = started = string.Join("; ", outcomes.Where(o => o.Token is null).Select(o => $"{o.Registry.Target.DisplayName}: {o.FailureReason}"));
+                notify = _failureStarted;
+            }
         }
+
+        notify?.Invoke(started!);
 
         Publish([.. registries.Select(r => r.Held)], failed);
     }

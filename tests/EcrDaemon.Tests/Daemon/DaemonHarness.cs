@@ -145,7 +145,18 @@ internal sealed class DaemonHarness : IAsyncDisposable
             {
                 throw new InvalidOperationException($"the daemon exited with {await run} while starting: {Stderr}\n{Logs.AllText}");
             }
+
+            // The loops run in the background (.NET 10), so they can sync before Kestrel has bound its port.
+            await BoundHttpEndpointAsync();
         }
+    }
+
+    /// <summary>The daemon's HTTP address once Kestrel has bound it (<see cref="HttpEndpoint"/> reads port 0 until then).</summary>
+    public async Task<Uri> BoundHttpEndpointAsync()
+    {
+        await Poll.Until(() => HasExited || HttpEndpoint.Port != 0, () => $"address {HttpEndpoint}");
+        AssertRunning();
+        return HttpEndpoint;
     }
 
     /// <summary>True once the daemon's run has ended.</summary>

@@ -95,7 +95,7 @@ public sealed partial class LivenessTests : IAsyncLifetime
         await Poll.Until(() => controller.Synced && _h.Refresher.ConsecutiveFailures >= 1 && _h.Queue.Depth >= 1,
             () => $"synced {controller.Synced}, failures {_h.Refresher.ConsecutiveFailures}, depth {_h.Queue.Depth}");
 
-        var answers = await ProbeEveryAsync(TimeSpan.FromSeconds(1), InProcessRounds, [new("daemon", await BoundEndpointAsync())], "/livez", "/readyz");
+        var answers = await ProbeEveryAsync(TimeSpan.FromSeconds(1), InProcessRounds, [new("daemon", await _h.BoundHttpEndpointAsync())], "/livez", "/readyz");
 
         AssertAll(answers, "/livez", HttpStatusCode.OK, "progress: Healthy");
         AssertAll(answers, "/readyz", HttpStatusCode.ServiceUnavailable, "no ECR token is held yet");
@@ -122,7 +122,7 @@ public sealed partial class LivenessTests : IAsyncLifetime
         await _h.CreateNamespaceAsync("c", optedIn: true);
         await Poll.Until(() => _h.Queue.Depth >= 2, () => $"depth {_h.Queue.Depth}");
 
-        var answers = await ProbeEveryAsync(TimeSpan.FromSeconds(1), InProcessRounds, [new("ex-leader", await BoundEndpointAsync())], "/livez", "/readyz");
+        var answers = await ProbeEveryAsync(TimeSpan.FromSeconds(1), InProcessRounds, [new("ex-leader", await _h.BoundHttpEndpointAsync())], "/livez", "/readyz");
 
         AssertAll(answers, "/livez", HttpStatusCode.OK, "progress: Healthy");
         AssertAll(answers, "/readyz", HttpStatusCode.OK, "synced, with an unexpired token");
@@ -162,7 +162,7 @@ public sealed partial class LivenessTests : IAsyncLifetime
         await _h.StartDaemonAsync(Short, waitForSync: false);
         await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == 2003) >= 3, () => "the informers are not retrying");
 
-        var answers = await ProbeEveryAsync(TimeSpan.FromSeconds(1), InProcessRounds, [new("daemon", await BoundEndpointAsync())], "/livez", "/readyz");
+        var answers = await ProbeEveryAsync(TimeSpan.FromSeconds(1), InProcessRounds, [new("daemon", await _h.BoundHttpEndpointAsync())], "/livez", "/readyz");
 
         AssertAll(answers, "/livez", HttpStatusCode.OK, "progress: Healthy");
         AssertAll(answers, "/readyz", HttpStatusCode.ServiceUnavailable, "the first sync has not finished");
@@ -173,13 +173,6 @@ public sealed partial class LivenessTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(_h.HttpEndpoint, "/readyz")).Code);
         Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(_h.HttpEndpoint, "/livez")).Code);
         _h.AssertRunning();
-    }
-
-    /// <summary>The in-process daemon's HTTP address once Kestrel has bound it (until then it reads port 0).</summary>
-    private async Task<Uri> BoundEndpointAsync()
-    {
-        await Poll.Until(() => _h.HttpEndpoint.Port != 0, () => $"address {_h.HttpEndpoint}");
-        return _h.HttpEndpoint;
     }
 
     private sealed record Replica(string Name, Uri Endpoint);

@@ -101,6 +101,37 @@ public sealed class RefresherDaemonTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// The loops start in parallel (.NET 10 runs every ExecuteAsync in the background), so the
+    /// refresher's first round can fail before the controller has subscribed to its failures. Here
+    /// the controller is held back until that has happened; it must still record the Event.
+    /// </summary>
+    [Fact]
+    public async Task A_token_failure_that_happens_before_the_controller_starts_is_still_recorded_as_an_Event()
+    {
+        await _h.CreateNamespaceAsync("a", optedIn: true);
+        _h.Ecr.Enqueue(EcrFault.XmlAccessDenied, 10_000);
+
+        await _h.StartDaemonAsync(waitForSync: false, customize: b =>
+        {
+            // A hosted service started just before the controller, that returns once the first round has failed.
+            var controller = b.Services.Single(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService)
+                && d.ImplementationFactory?.Method.ReturnType == typeof(PullSecretController));
+            b.Services.Insert(b.Services.IndexOf(controller), ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService>(
+                sp => new StartAfter(() => sp.GetRequiredService<TokenRefresher>().ConsecutiveFailures >= 1)));
+        });
+
+        await Poll.Until(() => _h.HasExited || TokenEvents("a").Count == 1, () => $"a: {TokenEvents("a").Count}\n{_h.Logs.AllText}");
+        _h.AssertRunning();
+    }
+
+    private sealed class StartAfter(Func<bool> condition) : Microsoft.Extensions.Hosting.IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Poll.Until(condition, () => "the first round has not failed");
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
     [Fact]
     public async Task A_token_that_expires_in_the_year_2100_is_written_and_the_daemon_keeps_running()
     {
