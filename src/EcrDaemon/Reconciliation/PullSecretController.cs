@@ -133,9 +133,11 @@ internal sealed class PullSecretController(
         var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {tokens.Current?.Expiry ?? "(none held)"}.";
         foreach (var ns in state.OptedIn().ToList())
         {
-            if (!await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken))
+            // Only the daemon-wide budget ends the round: a namespace whose own share is spent, or whose
+            // API refuses Events (a quota, a policy), must not keep the Warning from the namespaces after it.
+            if (await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken) is EventOutcome.Off or EventOutcome.BudgetSpent)
             {
-                break; // rate-limited (or refused): the rest would be dropped too
+                break; // the rest would be dropped too
             }
         }
     }
