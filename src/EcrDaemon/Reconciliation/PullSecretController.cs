@@ -125,9 +125,12 @@ internal sealed class PullSecretController(
             return;
         }
 
-        if (!leadership.IsLeader)
+        // The leader records it. A replica without a token never competes for the Lease, so when no replica
+        // leads (all of them without a token, as at a cold start during an outage) it records the failure itself.
+        if (!leadership.IsLeader && (tokens.Current is not null ? "the leader" : await leadership.OtherLeaderAsync(stoppingToken)) is { } leader)
         {
-            return; // the leader records it
+            _logger.TokenFailureLeftToLeader(leader);
+            return;
         }
 
         var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {tokens.Current?.Expiry ?? "(none held)"}.";
