@@ -136,9 +136,10 @@ internal sealed class PullSecretController(
         var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {tokens.Current?.Expiry ?? "(none held)"}.";
         foreach (var ns in state.OptedIn().ToList())
         {
-            // Only the daemon-wide budget ends the round: a namespace whose own share is spent, or whose
-            // API refuses Events (a quota, a policy), must not keep the Warning from the namespaces after it.
-            if (await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken) is EventOutcome.Off or EventOutcome.BudgetSpent)
+            // A namespace whose own share is spent must not keep the Warning from the namespaces after it. The
+            // daemon-wide budget ends the round, and so does a refused or failed create: with the API server
+            // unreachable, each attempt would wait out its timeout while the budget refills, for hours.
+            if (await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken) is not (EventOutcome.Recorded or EventOutcome.NamespaceSpent))
             {
                 break; // the rest would be dropped too
             }
