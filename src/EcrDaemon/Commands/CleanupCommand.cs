@@ -12,7 +12,8 @@ namespace EcrDaemon.Commands;
 
 /// <summary>
 /// <c>ecrdaemon cleanup [--secret-name NAME]</c>, for uninstall or after a rename: deletes every
-/// secret named NAME (default: <c>SecretName</c>) that carries our label, and removes NAME from
+/// secret named NAME (default: <c>SecretName</c>) that carries our label (only as listed: one replaced or
+/// changed since is left alone and counted as failed), and removes NAME from
 /// every ServiceAccount where we added it (our marker annotation, or the previous-name annotation
 /// kept when SecretName was renamed, says so), in every namespace. Entries someone else added stay.
 /// Prints one line per removal. Exit 0 when everything went, 1 when something could not be
@@ -71,8 +72,10 @@ internal static class CleanupCommand
 
         foreach (var secret in secrets.Items)
         {
+            // Only the secret listed as ours: one replaced or edited since (a 409) is left alone and reported.
             var ns = secret.Metadata.NamespaceProperty;
-            await Try($"deleted secret {ns}/{secretName}", () => client.CoreV1.DeleteNamespacedSecretAsync(secretName, ns, cancellationToken: cancellationToken));
+            var listed = new V1DeleteOptions { Preconditions = new V1Preconditions { Uid = secret.Metadata.Uid, ResourceVersion = secret.Metadata.ResourceVersion } };
+            await Try($"deleted secret {ns}/{secretName}", () => client.CoreV1.DeleteNamespacedSecretAsync(secretName, ns, body: listed, cancellationToken: cancellationToken));
         }
 
         foreach (var sa in accounts.Items)

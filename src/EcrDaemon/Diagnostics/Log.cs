@@ -146,6 +146,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 2020, Level = LogLevel.Information, Message = "Stopped while starting; the daemon exits with code 0")]
     public static partial void StoppedDuringStart(this ILogger logger);
 
+    // 5300-5319: review of issue 14.
+    [LoggerMessage(EventId = 5300, Level = LogLevel.Debug, Message = "A token refresh failed; {Leader} leads and records the TokenRefreshFailed Events")]
+    public static partial void TokenFailureLeftToLeader(this ILogger logger, string leader);
+
     // 9xxx: the process.
     [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "{Service} failed; the daemon stops with exit code 1")]
     public static partial void ServiceFailed(this ILogger logger, Exception exception, string service);

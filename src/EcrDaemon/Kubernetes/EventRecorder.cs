@@ -8,6 +8,24 @@ using Microsoft.Extensions.Options;
 
 namespace EcrDaemon.Kubernetes;
 
+/// <summary>What became of an Event.</summary>
+internal enum EventOutcome
+{
+    Recorded,
+
+    /// <summary><c>Events=false</c>.</summary>
+    Off,
+
+    /// <summary>Its namespace spent its own share; other namespaces may still record.</summary>
+    NamespaceSpent,
+
+    /// <summary>The daemon-wide budget is spent: any further Event now would be dropped too.</summary>
+    BudgetSpent,
+
+    /// <summary>The API refused it (e.g. a quota on Events in that namespace), or it could not be sent.</summary>
+    Failed,
+}
+
 /// <summary>
 /// Writes core/v1 Events (component <c>ecr-daemon</c>) on the objects the daemon acts on, so that
 /// <c>kubectl describe</c> and <c>kubectl get events</c> show why. Events are rate-limited (a
@@ -43,28 +61,28 @@ internal sealed class EventRecorder : IDisposable
         _namespaces = new NamespaceEventBudget(time);
     }
 
-    /// <returns>False when the Event was not recorded (off, rate-limited, or refused).</returns>
-    public Task<bool> NormalAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
+    /// <returns>Whether the Event was recorded, and if not, why.</returns>
+    public Task<EventOutcome> NormalAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
         RecordAsync("Normal", ns, kind, name, reason, message, cancellationToken);
 
-    public Task<bool> WarningAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
+    public Task<EventOutcome> WarningAsync(string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken) =>
         RecordAsync("Warning", ns, kind, name, reason, message, cancellationToken);
 
-    private async Task<bool> RecordAsync(string type, string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken)
+    private async Task<EventOutcome> RecordAsync(string type, string ns, string kind, string name, string reason, string message, CancellationToken cancellationToken)
     {
         if (!_enabled)
         {
-            return false;
+            return EventOutcome.Off;
         }
 
         switch (_namespaces.TrySpend(ns, TakeGlobal))
         {
             case EventBudgetResult.NamespaceSpent:
                 _logger.EventDroppedForNamespace(type, reason, ns);
-                return false;
+                return EventOutcome.NamespaceSpent;
             case EventBudgetResult.GlobalSpent:
                 _logger.EventDropped(type, reason, ns);
-                return false;
+                return EventOutcome.BudgetSpent;
         }
 
         var now = _time.GetUtcNow().UtcDateTime;
@@ -85,12 +103,12 @@ internal sealed class EventRecorder : IDisposable
         try
         {
             await _client.CoreV1.CreateNamespacedEventAsync(ev, ns, cancellationToken: cancellationToken);
-            return true;
+            return EventOutcome.Recorded;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _logger.EventFailed(reason, ns, ApiErrors.Describe(e));
-            return false;
+            return EventOutcome.Failed;
         }
     }
 

@@ -40,6 +40,31 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher tokens, IOpt
         }
     }
 
+    /// <summary>
+    /// Another replica that holds the Lease now (unexpired), or null: this one leads, election is off,
+    /// or nobody leads (no Lease, an empty or expired one, or one that cannot be read). One GET.
+    /// </summary>
+    public async Task<string?> OtherLeaderAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value.LeaderElection;
+        if (!settings.Enabled || IsLeader)
+        {
+            return null;
+        }
+
+        try
+        {
+            var record = await (_lease ?? new LeaseLock(client, settings.Namespace, settings.LeaseName, Identity)).GetAsync(cancellationToken);
+            var held = !string.IsNullOrEmpty(record.HolderIdentity) && record.HolderIdentity != Identity
+                && record.RenewTime is { } renewed && renewed.ToUniversalTime().AddSeconds(record.LeaseDurationSeconds) > DateTime.UtcNow;
+            return held ? record.HolderIdentity : null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value.LeaderElection;

@@ -15,7 +15,7 @@ internal sealed class WorkQueue(TimeProvider time)
 
     private readonly Channel<string> _ready = Channel.CreateUnbounded<string>();
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DateTimeOffset> _processing = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Run> _processing = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private DateTimeOffset _lastTaken = time.GetUtcNow();
@@ -60,7 +60,9 @@ internal sealed class WorkQueue(TimeProvider time)
 
     /// <summary>
     /// Why the queue is wedged, or null: a key has been processing for longer than
-    /// <paramref name="timeout"/>, or keys have waited that long while workers ran and took none.
+    /// <paramref name="timeout"/> without reporting progress (<see cref="Progressed"/>), or keys have
+    /// waited that long while workers ran and took none. A long run that keeps making progress (one
+    /// namespace with thousands of ServiceAccounts at a low request rate) is not a wedge.
     /// Keys that wait while no worker runs are not a wedge: a follower, a replica waiting for its
     /// first token and an ex-leader queue keys for the leader they may become, and run no workers.
     /// </summary>
@@ -69,11 +71,11 @@ internal sealed class WorkQueue(TimeProvider time)
         var now = time.GetUtcNow();
         lock (_lock)
         {
-            foreach (var (key, since) in _processing)
+            foreach (var (key, run) in _processing)
             {
-                if (now - since > timeout)
+                if (now - run.Progress > timeout)
                 {
-                    return $"namespace {key} has been reconciling since {since:O}";
+                    return $"namespace {key} has been reconciling since {run.Started:O}, with no progress since {run.Progress:O}";
                 }
             }
 
@@ -102,6 +104,18 @@ internal sealed class WorkQueue(TimeProvider time)
         }
 
         _ready.Writer.TryWrite(key);
+    }
+
+    /// <summary>The run of <paramref name="key"/> made progress (an API request answered); liveness counts from here.</summary>
+    public void Progressed(string key)
+    {
+        lock (_lock)
+        {
+            if (_processing.TryGetValue(key, out var run))
+            {
+                _processing[key] = run with { Progress = time.GetUtcNow() };
+            }
+        }
     }
 
     public void AddAfter(string key, TimeSpan delay, CancellationToken cancellationToken) =>
@@ -139,7 +153,8 @@ internal sealed class WorkQueue(TimeProvider time)
                 lock (_lock)
                 {
                     _dirty.Remove(key);
-                    _processing[key] = _lastTaken = time.GetUtcNow();
+                    _lastTaken = time.GetUtcNow();
+                    _processing[key] = new Run(_lastTaken, _lastTaken);
                 }
 
                 Exception? failure = null;
@@ -216,4 +231,7 @@ internal sealed class WorkQueue(TimeProvider time)
             AddAfter(key, delay, cancellationToken);
         }
     }
+
+    /// <summary>A key being processed: since when, and when it last reported progress.</summary>
+    private readonly record struct Run(DateTimeOffset Started, DateTimeOffset Progress);
 }

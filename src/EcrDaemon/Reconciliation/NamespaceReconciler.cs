@@ -5,6 +5,7 @@ using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
 using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
+using EcrDaemon.Queues;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -25,6 +26,7 @@ internal sealed class RetryLaterException(string message) : Exception(message);
 internal sealed class NamespaceReconciler(
     IKubernetes client,
     ClusterState state,
+    WorkQueue queue,
     TokenRefresher tokens,
     EventRecorder events,
     DaemonMetrics metrics,
@@ -303,6 +305,7 @@ internal sealed class NamespaceReconciler(
             try
             {
                 var answer = await write();
+                queue.Progressed(ns);
                 state.Secrets.Complete(planned, answer);
                 return answer;
             }
@@ -351,6 +354,7 @@ internal sealed class NamespaceReconciler(
             {
                 var written = await client.CoreV1.PatchNamespacedServiceAccountAsync(
                     ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.AddedByUs, SecretName, sa.AddedUnderOtherName), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
+                queue.Progressed(sa.Namespace); // a namespace with thousands of ServiceAccounts is one long run: each write is progress for /livez
                 state.ServiceAccounts.Complete(planned, written);
                 logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Action, SecretName);
                 await events.NormalAsync(sa.Namespace, "ServiceAccount", sa.Name, "PullSecretChanged",

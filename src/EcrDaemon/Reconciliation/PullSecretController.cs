@@ -125,17 +125,23 @@ internal sealed class PullSecretController(
             return;
         }
 
-        if (!leadership.IsLeader)
+        // The leader records it. A replica without a token never competes for the Lease, so when no replica
+        // leads (all of them without a token, as at a cold start during an outage) it records the failure itself.
+        if (!leadership.IsLeader && (tokens.Current is not null ? "the leader" : await leadership.OtherLeaderAsync(stoppingToken)) is { } leader)
         {
-            return; // the leader records it
+            _logger.TokenFailureLeftToLeader(leader);
+            return;
         }
 
         var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {tokens.Current?.Expiry ?? "(none held)"}.";
         foreach (var ns in state.OptedIn().ToList())
         {
-            if (!await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken))
+            // A namespace whose own share is spent must not keep the Warning from the namespaces after it. The
+            // daemon-wide budget ends the round, and so does a refused or failed create: with the API server
+            // unreachable, each attempt would wait out its timeout while the budget refills, for hours.
+            if (await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken) is not (EventOutcome.Recorded or EventOutcome.NamespaceSpent))
             {
-                break; // rate-limited (or refused): the rest would be dropped too
+                break; // the rest would be dropped too
             }
         }
     }

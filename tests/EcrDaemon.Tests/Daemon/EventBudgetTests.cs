@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
+using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster.Api;
 using EcrDaemon.Testing;
 using k8s;
@@ -52,5 +54,36 @@ public sealed class EventBudgetTests : IAsyncLifetime
         Assert.True(churnPatches < Churn, $"churn was over ({churnPatches} patches) before victim's Warning was due; the test proves nothing");
         Assert.Equal(1, EventsIn("victim", "UnmanagedSecretExists"));
         Assert.True(EventsIn("churn") < 50, $"churn recorded {EventsIn("churn")} Events");
+    }
+    [Fact]
+    public async Task A_namespace_whose_own_share_is_spent_does_not_keep_TokenRefreshFailed_from_the_namespaces_after_it()
+    {
+        // "a-churn" comes first in the daemon's namespace order and spends its own share of Events.
+        string[] accounts = [.. Enumerable.Range(0, 8).Select(i => $"sa-{i}")];
+        await _h.CreateNamespaceAsync("a-churn", optedIn: true, accounts);
+        await _h.CreateNamespaceAsync("z-quiet", optedIn: true);
+        await _h.StartDaemonAsync(new Dictionary<string, string?> { ["EcrDaemon:ServiceAccounts:0"] = "*" });
+        await _h.WaitInSyncAsync("z-quiet");
+        await Poll.Until(() => accounts.All(sa => _h.PullSecrets("a-churn", sa)?.Contains(DaemonHarness.SecretName) == true), () => _h.Describe(["a-churn"]));
+        await _h.IdleAsync();
+
+        // Just before the failure, a-churn churns again: its share (5, then one per 12 s) is spent.
+        var more = Enumerable.Range(8, 8).Select(i => $"sa-{i}").ToArray();
+        foreach (var sa in more)
+        {
+            await _h.Admin.CoreV1.CreateNamespacedServiceAccountAsync(new V1ServiceAccount { Metadata = new V1ObjectMeta { Name = sa } }, "a-churn");
+        }
+
+        await Poll.Until(() => more.All(sa => _h.PullSecrets("a-churn", sa)?.Contains(DaemonHarness.SecretName) == true), () => _h.Describe(["a-churn"]));
+        Assert.True(EventsIn("a-churn") <= NamespaceEventBudget.Burst + 1, $"a-churn recorded {EventsIn("a-churn")} Events; its share was not spent, the test proves nothing");
+
+        _h.Ecr.Enqueue(EcrFault.XmlAccessDenied, 4);
+        _h.Refresher.RequestRefresh();
+        await Poll.Until(() => _h.Refresher.ConsecutiveFailures >= 1, () => _h.Ecr.ToString());
+
+        // The Warning belongs on every opted-in namespace the daemon-wide budget allows: z-quiet's share is untouched.
+        await Poll.Until(() => EventsIn("z-quiet", "TokenRefreshFailed") == 1,
+            () => $"no TokenRefreshFailed in z-quiet; events there: {string.Join(", ", _h.Cluster.Store.InNamespace(ResourceType.Events, "z-quiet").Select(e => e.Node["reason"]))}");
+        _h.AssertRunning();
     }
 }

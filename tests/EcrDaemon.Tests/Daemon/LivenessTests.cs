@@ -155,6 +155,34 @@ public sealed partial class LivenessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_leader_whose_one_long_reconcile_keeps_writing_stays_live_past_the_liveness_timeout()
+    {
+        // One namespace with many ServiceAccounts, all targeted, at a low request rate (as the runbook advises under
+        // throttling): its one reconcile takes far longer than LivenessTimeout, and makes progress with every write.
+        const int accounts = 60;
+        var names = Enumerable.Range(0, accounts).Select(i => $"sa-{i}").ToArray();
+        await _h.CreateNamespaceAsync("big", optedIn: true, names);
+        await _h.StartDaemonAsync(new Dictionary<string, string?>(Short)
+        {
+            ["EcrDaemon:ServiceAccounts:0"] = "*",
+            ["EcrDaemon:KubernetesQps"] = "2",
+            ["EcrDaemon:KubernetesBurst"] = "1",
+        });
+        int Patched() => _h.Requests.Count("patch", "serviceaccounts", "big", DaemonHarness.Identity);
+        await Poll.Until(() => Patched() >= 1, () => "no ServiceAccount patched in big yet");
+
+        // 16 s of probes: more than three 5 s timeouts. At 2 requests per second, 60 patches need 30 s, so the reconcile is still running at the end.
+        var answers = await ProbeEveryAsync(TimeSpan.FromSeconds(1), InProcessRounds, [new("leader", await _h.BoundHttpEndpointAsync())], "/livez");
+        var patched = Patched();
+
+        Assert.True(patched < accounts, $"all {patched} patches done before the probes ended; the test proves nothing");
+        AssertAll(answers, "/livez", HttpStatusCode.OK, "progress: Healthy");
+        await Poll.Until(() => names.All(sa => _h.PullSecrets("big", sa)?.Contains(DaemonHarness.SecretName) == true), () => $"{Patched()} patches in big",
+            TimeSpan.FromMinutes(2));
+        _h.AssertRunning();
+    }
+
+    [Fact]
     public async Task With_the_API_server_down_from_before_the_start_the_daemon_stays_live_not_ready_and_syncs_when_it_returns()
     {
         await _h.CreateNamespaceAsync("a", optedIn: true);

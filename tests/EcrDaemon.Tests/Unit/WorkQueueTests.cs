@@ -307,6 +307,41 @@ public sealed class WorkQueueTests
         Assert.Equal(0, queue.Workers);
     }
 
+    [Fact]
+    public async Task A_long_run_that_reports_progress_is_not_a_wedge_until_it_stops_reporting()
+    {
+        var clock = new ManualClock();
+        var queue = new WorkQueue(clock);
+        var timeout = TimeSpan.FromMinutes(5);
+        queue.Add("big");
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new CancellationTokenSource();
+        var run = queue.RunAsync(1, async (key, ct) =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(ct);
+        }, (_, _, _) => { }, stop.Token);
+        await started.Task.WaitAsync(Deadline);
+
+        // Three timeouts of one run, with progress every minute (a write per ServiceAccount, say).
+        for (var minute = 0; minute < 15; minute++)
+        {
+            clock.Advance(TimeSpan.FromMinutes(1));
+            queue.Progressed("big");
+            Assert.Null(queue.Wedged(timeout));
+        }
+
+        queue.Progressed("other"); // not processing: ignored
+        clock.Advance(timeout + TimeSpan.FromSeconds(1));
+        Assert.StartsWith("namespace big has been reconciling since", queue.Wedged(timeout), StringComparison.Ordinal);
+
+        release.TrySetResult();
+        await Poll.Until(() => queue.Idle, () => $"depth {queue.Depth}");
+        await stop.CancelAsync();
+        await run.WaitAsync(Deadline);
+    }
+
     /// <summary>A clock the test moves by hand (timers still run on real time).</summary>
     private sealed class ManualClock : TimeProvider
     {
