@@ -151,12 +151,15 @@ internal sealed class DaemonHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>The daemon's HTTP address once Kestrel has bound it (<see cref="HttpEndpoint"/> reads port 0 until then).</summary>
+    /// <summary>
+    /// The daemon's HTTP address (/metrics, /livez, /readyz) once Kestrel has bound it: the loops run in
+    /// the background and can be far ahead of the web server, whose address reads port 0 until it binds.
+    /// </summary>
     public async Task<Uri> BoundHttpEndpointAsync()
     {
-        await Poll.Until(() => HasExited || HttpEndpoint.Port != 0, () => $"address {HttpEndpoint}");
+        await Poll.Until(() => HasExited || Address.Port != 0, () => $"address {Address}");
         AssertRunning();
-        return HttpEndpoint;
+        return Address;
     }
 
     /// <summary>True once the daemon's run has ended.</summary>
@@ -304,7 +307,7 @@ internal sealed class DaemonHarness : IAsyncDisposable
     public IReadOnlyList<RequestRecord> DaemonWrites(long mark) => [.. DaemonRequests(mark).Where(r => r.IsWrite && r.Resource != "events")];
 
     /// <summary>The daemon's HTTP endpoint (/metrics, /livez, /readyz).</summary>
-    public Uri HttpEndpoint => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+    private Uri Address => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
     public string Describe(IEnumerable<string> namespaces) =>
         string.Join("; ", namespaces.Select(ns => $"{ns}: password={PasswordIn(ns)}, default SA={string.Join(",", PullSecrets(ns) ?? ["(none)"])}"))

@@ -140,14 +140,14 @@ public sealed partial class LivenessTests : IAsyncLifetime
         var leadership = _h.Services.GetRequiredService<Leadership>();
         await _h.WaitInSyncAsync("a");
         await Poll.Until(() => leadership.IsLeader, () => $"lease holder {Holder()}");
-        Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(_h.HttpEndpoint, "/livez")).Code);
+        Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(await _h.BoundHttpEndpointAsync(), "/livez")).Code);
 
         // The API server stops answering secret creates: a worker hangs in its request for longer than LivenessTimeout.
         _h.Cluster.Faults.AddLatency(TimeSpan.FromMinutes(5), verb: "create", resource: "secrets");
         await _h.CreateNamespaceAsync("stuck", optedIn: true);
 
         var last = (Code: HttpStatusCode.OK, Body: "");
-        await Poll.UntilAsync(async () => (last = await ProbeAsync(_h.HttpEndpoint, "/livez")).Code == HttpStatusCode.ServiceUnavailable,
+        await Poll.UntilAsync(async () => (last = await ProbeAsync(await _h.BoundHttpEndpointAsync(), "/livez")).Code == HttpStatusCode.ServiceUnavailable,
             () => $"livez {(int)last.Code}: {last.Body}");
         Assert.Contains("the work loop is wedged: namespace stuck has been reconciling since", last.Body, StringComparison.Ordinal);
         Assert.True(leadership.IsLeader);
@@ -198,8 +198,8 @@ public sealed partial class LivenessTests : IAsyncLifetime
 
         _h.Cluster.SetDown(false);
         await _h.WaitInSyncAsync("a");
-        Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(_h.HttpEndpoint, "/readyz")).Code);
-        Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(_h.HttpEndpoint, "/livez")).Code);
+        Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(await _h.BoundHttpEndpointAsync(), "/readyz")).Code);
+        Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(await _h.BoundHttpEndpointAsync(), "/livez")).Code);
         _h.AssertRunning();
     }
 

@@ -25,7 +25,7 @@ public sealed class ObservabilityTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
-    private async Task<string> GetText(string path) => await Http.GetStringAsync(new Uri(_h.HttpEndpoint, path));
+    private async Task<string> GetText(string path) => await Http.GetStringAsync(new Uri(await _h.BoundHttpEndpointAsync(), path));
 
     private async Task<IReadOnlyList<PrometheusSample>> Scrape() => PrometheusText.Parse(await GetText("/metrics"));
 
@@ -34,7 +34,7 @@ public sealed class ObservabilityTests : IAsyncLifetime
 
     private async Task<(HttpStatusCode Code, string Body)> Probe(string path)
     {
-        using var response = await Http.GetAsync(new Uri(_h.HttpEndpoint, path));
+        using var response = await Http.GetAsync(new Uri(await _h.BoundHttpEndpointAsync(), path));
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 

@@ -73,7 +73,7 @@ public sealed class WatchExpiryTests(ITestOutputHelper output)
     private static async Task<double> ExpiredRestartsAsync(DaemonHarness h)
     {
         using var http = new HttpClient();
-        var samples = PrometheusText.Parse(await http.GetStringAsync(new Uri(h.HttpEndpoint, "/metrics")));
+        var samples = PrometheusText.Parse(await http.GetStringAsync(new Uri(await h.BoundHttpEndpointAsync(), "/metrics")));
         return samples.Where(s => s.Name == "ecr_daemon_watch_restarts_total" && s.Labels.GetValueOrDefault("reason") == "expired").Sum(s => s.Value);
     }
 }
