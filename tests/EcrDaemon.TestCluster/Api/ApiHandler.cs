@@ -65,7 +65,8 @@ public sealed class ApiHandler(
             // 400, an injected fault) is logged here with its error code.
             if (request is not null && !ctx.Items.ContainsKey(WatchLogged))
             {
-                log.Add(time.GetUtcNow(), who, request.Verb, request.Type.Plural, request.Namespace, request.Name ?? "", ctx.Response.StatusCode);
+                log.Add(time.GetUtcNow(), who, request.Verb, request.Type.Plural, request.Namespace, request.Name ?? "", ctx.Response.StatusCode,
+                    ctx.Request.QueryString.Value ?? "", ctx.Request.ContentType ?? "");
             }
         }
     }
@@ -152,7 +153,7 @@ public sealed class ApiHandler(
                 await ListAsync(ctx, request, labels, fields, table);
                 break;
             case "watch":
-                log.Add(time.GetUtcNow(), identity.User, "watch", type.Plural, ns, fields.RequiredName ?? "", 200);
+                log.Add(time.GetUtcNow(), identity.User, "watch", type.Plural, ns, fields.RequiredName ?? "", 200, ctx.Request.QueryString.Value ?? "");
                 ctx.Items[WatchLogged] = true;
                 await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, table, options, faults, time);
                 break;

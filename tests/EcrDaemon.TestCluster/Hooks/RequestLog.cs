@@ -2,9 +2,14 @@ using System.Collections.Concurrent;
 
 namespace EcrDaemon.TestCluster.Hooks;
 
-/// <summary>One served request, as tests count them.</summary>
+/// <summary>
+/// One served request, as tests count them. <see cref="Query"/> is the raw query string (with its
+/// leading '?', or empty) and <see cref="ContentType"/> the request's Content-Type, so a test can
+/// say which form a client sent a parameter or a patch in.
+/// </summary>
 public sealed record RequestRecord(
-    long Sequence, DateTimeOffset At, string Identity, string Verb, string Resource, string Namespace, string Name, int Code)
+    long Sequence, DateTimeOffset At, string Identity, string Verb, string Resource, string Namespace, string Name, int Code,
+    string Query = "", string ContentType = "")
 {
     public bool IsWrite => Verb is "create" or "update" or "patch" or "delete" or "deletecollection";
 }
@@ -18,8 +23,9 @@ public sealed class RequestLog
     private readonly ConcurrentQueue<RequestRecord> _records = new();
     private long _sequence;
 
-    internal void Add(DateTimeOffset at, string identity, string verb, string resource, string ns, string name, int code) =>
-        _records.Enqueue(new RequestRecord(Interlocked.Increment(ref _sequence), at, identity, verb, resource, ns, name, code));
+    internal void Add(DateTimeOffset at, string identity, string verb, string resource, string ns, string name, int code,
+        string query = "", string contentType = "") =>
+        _records.Enqueue(new RequestRecord(Interlocked.Increment(ref _sequence), at, identity, verb, resource, ns, name, code, query, contentType));
 
     /// <summary>A mark to count from: <c>var m = log.Mark(); ...; log.Since(m)</c>.</summary>
     public long Mark() => Interlocked.Read(ref _sequence);
