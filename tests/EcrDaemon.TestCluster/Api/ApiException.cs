@@ -34,8 +34,13 @@ public sealed class ApiException : Exception
             ["metadata"] = new JsonObject(),
             ["status"] = "Failure",
             ["message"] = Message,
-            ["reason"] = Reason,
         };
+        if (Reason.Length > 0)
+        {
+            // metav1.Status.Reason is omitempty: an error the server did not classify has none.
+            status["reason"] = Reason;
+        }
+
         if (Details is not null)
         {
             status["details"] = Details.DeepClone();
@@ -93,7 +98,14 @@ public sealed class ApiException : Exception
             $"{prefix} is forbidden: unable to create new content in namespace {ns} because it is being terminated", details);
     }
 
-    public static ApiException Invalid(ResourceType type, string name, IReadOnlyList<FieldError> errors)
+    public static ApiException Invalid(ResourceType type, string name, IReadOnlyList<FieldError> errors) =>
+        Invalid(type.Group, type.Kind, name, errors);
+
+    /// <summary>
+    /// apimachinery's <c>errors.NewInvalid(qualifiedKind, name, errs)</c>: 422, reason Invalid, the
+    /// message <c>Kind[.group] "name" is invalid: ...</c> and one cause per field error.
+    /// </summary>
+    public static ApiException Invalid(string group, string kind, string name, IReadOnlyList<FieldError> errors)
     {
         var causes = new JsonArray();
         foreach (var e in errors)
@@ -102,17 +114,18 @@ public sealed class ApiException : Exception
         }
 
         var details = new JsonObject { ["name"] = name };
-        if (type.Group.Length > 0)
+        if (group.Length > 0)
         {
-            details["group"] = type.Group;
+            details["group"] = group;
         }
 
-        details["kind"] = type.Kind;
+        details["kind"] = kind;
         details["causes"] = causes;
         var text = errors.Count == 1
             ? errors[0].ToString()
             : "[" + string.Join(", ", errors.Select(e => e.ToString())) + "]";
-        return new ApiException(422, "Invalid", $"{type.Kind} \"{name}\" is invalid: {text}", details);
+        var qualifiedKind = group.Length > 0 ? $"{kind}.{group}" : kind;
+        return new ApiException(422, "Invalid", $"{qualifiedKind} \"{name}\" is invalid: {text}", details);
     }
 
     /// <summary>The shape apiserver uses when a JSON patch cannot be applied (e.g. a failed <c>test</c> op).</summary>
@@ -126,6 +139,21 @@ public sealed class ApiException : Exception
     public static ApiException BadRequest(string message) => new(400, "BadRequest", message);
 
     public static ApiException Expired(string message) => new(410, "Expired", message);
+
+    /// <summary>
+    /// storage.NewTooLargeResourceVersionError as the API server renders it: 504 Timeout with the
+    /// cause ResourceVersionTooLarge and retryAfterSeconds 1 (k8s.io/apiserver/pkg/storage/errors.go).
+    /// </summary>
+    public static ApiException TooLargeResourceVersion(long wanted, long current)
+    {
+        var message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Too large resource version: {wanted}, current: {current}");
+        return new ApiException(504, "Timeout", message, new JsonObject
+        {
+            ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ResourceVersionTooLarge", ["message"] = "Too large resource version" }),
+            ["retryAfterSeconds"] = 1,
+        }, retryAfterSeconds: 1);
+    }
 
     public static ApiException Unauthorized() => new(401, "Unauthorized", "Unauthorized");
 
@@ -170,6 +198,7 @@ public sealed record FieldError(string Field, string Reason, string Detail, stri
         "FieldValueForbidden" => "Forbidden: " + Detail,
         "FieldValueTooLong" => "Too long: " + Detail,
         "FieldValueDuplicate" => $"Duplicate value: \"{BadValue}\"",
+        "FieldValueNotSupported" => $"Unsupported value: {QueryParameters.GoQuote(BadValue ?? "")}: {Detail}",
         _ => $"Invalid value: \"{BadValue}\": {Detail}",
     };
 
@@ -182,4 +211,8 @@ public sealed record FieldError(string Field, string Reason, string Detail, stri
     public static FieldError Forbidden(string field, string detail) => new(field, "FieldValueForbidden", detail);
 
     public static FieldError TooLong(string field, string detail) => new(field, "FieldValueTooLong", detail);
+
+    /// <summary>field.NotSupported: the detail lists the supported values, each Go-quoted.</summary>
+    public static FieldError NotSupported(string field, string value, IEnumerable<string> supported) =>
+        new(field, "FieldValueNotSupported", "supported values: " + string.Join(", ", supported.Select(QueryParameters.GoQuote)), value);
 }

@@ -150,12 +150,13 @@ public sealed class ApiHandler(
                 await WriteObjectAsync(ctx, 200, type, operations.Get(type, ns, request.Name!), table);
                 break;
             case "list":
-                await ListAsync(ctx, request, labels, fields, table);
+                await ListAsync(ctx, request, labels, fields, ListParameters.Parse(ctx.Request.Query, watch: false), table);
                 break;
             case "watch":
+                var watchParameters = ListParameters.Parse(ctx.Request.Query, watch: true);
                 log.Add(time.GetUtcNow(), identity.User, "watch", type.Plural, ns, fields.RequiredName ?? "", 200, ctx.Request.QueryString.Value ?? "");
                 ctx.Items[WatchLogged] = true;
-                await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, table, options, faults, time);
+                await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, watchParameters, table, options, faults, time);
                 break;
             case "create":
                 var created = operations.Create(type, ns, await ReadObjectAsync(ctx, type));
@@ -174,6 +175,9 @@ public sealed class ApiHandler(
                 await WriteObjectAsync(ctx, 200, type, patched, false);
                 break;
             case "delete":
+                // DeleteOptions are decoded from the query before the body (handlers/delete.go); the
+                // test cluster uses only the body's preconditions, but a malformed integer is the same 400.
+                _ = QueryParameters.Number(ctx.Request.Query, "gracePeriodSeconds");
                 var body = await ReadBodyAsync(ctx);
                 var deleteOptions = body.Length > 0 ? ParseJson(body, "DeleteOptions") as JsonObject : null;
                 var (deleted, gone) = operations.Delete(type, ns, request.Name!, deleteOptions);
@@ -206,18 +210,24 @@ public sealed class ApiHandler(
         }
     }
 
-    private async Task ListAsync(HttpContext ctx, ApiRequest request, LabelSelector labels, FieldSelector fields, bool table)
+    private async Task ListAsync(HttpContext ctx, ApiRequest request, LabelSelector labels, FieldSelector fields, ListParameters parameters, bool table)
     {
         var type = request.Type;
-        var limit = int.TryParse(ctx.Request.Query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? l : 0;
+
+        // limit <= 0 means no limit (metav1.ListOptions.Limit); the store pages by int.
+        var limit = (int)Math.Clamp(parameters.Limit, 0, int.MaxValue);
         string? after = null;
-        if (ctx.Request.Query["continue"].ToString() is { Length: > 0 } token)
+        if (parameters.Continue is { Length: > 0 } token)
         {
             after = ContinueToken.Decode(token, Store.CurrentResourceVersion, out var tokenRv);
             if (tokenRv < Store.CompactedResourceVersion)
             {
                 throw ApiException.Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
             }
+        }
+        else
+        {
+            await CheckListResourceVersionAsync(parameters, ctx.RequestAborted);
         }
 
         var ns = type.Namespaced && request.Namespace.Length > 0 ? request.Namespace : null;
@@ -257,6 +267,47 @@ public sealed class ApiHandler(
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = "application/json";
         await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted);
+    }
+
+    /// <summary>
+    /// What a list's resourceVersion asks for, against the one state the test cluster keeps (the
+    /// newest). Sources: "Resource versions" in the API concepts documentation
+    /// (kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions) and the storage
+    /// layer (k8s.io/apiserver/pkg/storage/etcd3/store.go, cacher):
+    /// <list type="bullet">
+    /// <item>unset or "0": the newest state;</item>
+    /// <item>NotOlderThan N (and a bare N without limit): the newest state once it has reached N;
+    /// a server that has not reached N within 3 s answers 504 "Too large resource version";</item>
+    /// <item>Exact N (and the legacy bare N with a limit, which storage serves as exact): the
+    /// state at N; 410 "too old" when N is compacted. The test cluster keeps no snapshots, so it
+    /// serves Exact only at the newest resourceVersion and answers any older N with that 410,
+    /// as a server that had compacted up to now would.</item>
+    /// </list>
+    /// </summary>
+    private async Task CheckListResourceVersionAsync(ListParameters parameters, CancellationToken cancel)
+    {
+        if (QueryParameters.ResourceVersion(parameters.ResourceVersion) is not { } wanted)
+        {
+            return;
+        }
+
+        var exact = parameters.ResourceVersionMatch == ListParameters.Exact
+                    || (parameters.ResourceVersionMatch.Length == 0 && parameters.Limit > 0);
+        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(3);
+        while (Store.CurrentResourceVersion < wanted)
+        {
+            if (time.GetUtcNow() >= deadline)
+            {
+                throw ApiException.TooLargeResourceVersion(wanted, Store.CurrentResourceVersion);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancel);
+        }
+
+        if (exact && wanted != Store.CurrentResourceVersion)
+        {
+            throw ApiException.Expired("The resourceVersion for the provided list is too old.");
+        }
     }
 
     internal const string TableContentType = "application/json;as=Table;v=v1;g=meta.k8s.io";

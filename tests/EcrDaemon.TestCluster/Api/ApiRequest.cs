@@ -47,7 +47,10 @@ public sealed record ApiRequest(ResourceType Type, string Namespace, string? Nam
 
         var name = rest.Length > 1 ? rest[1] : null;
         var sub = rest.Length > 2 ? rest[2] : null;
-        var watch = query["watch"].ToString() is "true" or "1";
+        // RequestInfoFactory (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go) decodes the
+        // query into ListOptions to tell a watch from a list: "0" or "false" in any case is a
+        // list, any other value (True, yes, empty) a watch. See QueryParameters.Bool.
+        var watch = QueryParameters.Bool(query, "watch") ?? false;
         var verb = method switch
         {
             "GET" when name is null => watch ? "watch" : "list",

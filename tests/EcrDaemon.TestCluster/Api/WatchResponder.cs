@@ -15,20 +15,13 @@ namespace EcrDaemon.TestCluster.Api;
 /// </summary>
 public static class WatchResponder
 {
-    public static async Task ServeAsync(HttpContext ctx, ObjectStore store, ApiRequest request, LabelSelector labels,
-        FieldSelector fields, bool table, TestClusterOptions options, Faults faults, TimeProvider time)
-    {
-        var rvText = ctx.Request.Query["resourceVersion"].ToString();
-        long? from = null;
-        if (rvText.Length > 0 && rvText != "0")
-        {
-            if (!long.TryParse(rvText, NumberStyles.None, CultureInfo.InvariantCulture, out var rv))
-            {
-                throw ApiException.BadRequest($"resourceVersion: Invalid value: \"{rvText}\": must be a valid resource version");
-            }
+    /// <summary>About 24 days: the longest delay a CancellationTokenSource takes.</summary>
+    private const long MaxTimeoutSeconds = int.MaxValue / 1000;
 
-            from = rv;
-        }
+    public static async Task ServeAsync(HttpContext ctx, ObjectStore store, ApiRequest request, LabelSelector labels,
+        FieldSelector fields, ListParameters parameters, bool table, TestClusterOptions options, Faults faults, TimeProvider time)
+    {
+        var from = QueryParameters.ResourceVersion(parameters.ResourceVersion);
 
         var ns = request.Type.Namespaced && request.Namespace.Length > 0 ? request.Namespace : null;
         var (watcher, compacted) = faults.TakeWatchExpiry() ? (null, -1) : store.Watch(request.Type, ns, labels, fields, from);
@@ -45,12 +38,14 @@ public static class WatchResponder
             return;
         }
 
-        var timeout = int.TryParse(ctx.Request.Query["timeoutSeconds"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
-            ? TimeSpan.FromSeconds(seconds)
+        // handlers/get.go: timeoutSeconds unset or 0 means the server's own timeout; a negative one
+        // is a timer that has already fired, so the watch ends at once.
+        var timeout = parameters.TimeoutSeconds is { } seconds and not 0
+            ? TimeSpan.FromSeconds(Math.Clamp(seconds, 0, MaxTimeoutSeconds))
             : options.DefaultWatchTimeout;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         cts.CancelAfter(timeout);
-        var bookmarks = ctx.Request.Query["allowWatchBookmarks"].ToString() == "true"
+        var bookmarks = parameters.AllowWatchBookmarks
             ? BookmarkLoopAsync(watcher, options.BookmarkInterval, time, cts.Token)
             : Task.CompletedTask;
         var firstTable = true;
