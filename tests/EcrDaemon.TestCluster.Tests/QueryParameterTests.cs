@@ -185,6 +185,42 @@ public sealed class QueryParameterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Parameter_names_are_case_sensitive_as_Go_url_Values_are()
+    {
+        // Go's url.Values is a map[string][]string and the generated Convert_url_Values_To_v1_ListOptions
+        // looks up the exact keys ("watch", "limit", ...). A differently cased key is an unknown parameter,
+        // ignored, whichever order it comes in.
+        var answer = await GetAsync(Secrets + "?LIMIT=abc&limit=2");
+        Assert.True(answer.IsList, answer.ToString());
+        Assert.Equal(["a", "b"], answer.Items);
+
+        var upper = await GetAsync(Secrets + "?Watch=true&timeoutSeconds=1");
+        Assert.True(upper.IsList, $"?Watch=true is not a watch on a real server: {upper}");
+        Assert.Equal(["a", "b", "c"], (await GetAsync(Secrets + "?Limit=1&TimeoutSeconds=x&ResourceVersion=cool")).Items);
+
+        // url.ParseQuery drops a pair that contains ';' (Go 1.17+), so this is not a watch.
+        Assert.True((await GetAsync(Secrets + "?watch=true;x&timeoutSeconds=1")).IsList);
+    }
+
+    [Fact]
+    public async Task Only_the_first_labelSelector_counts()
+    {
+        // Convert_Slice_string_To_string reads in[0]; a second labelSelector is not and-ed in.
+        Assert.Equal(["a", "b", "c"], (await GetAsync(Secrets + "?labelSelector=!nolabel&labelSelector=nolabel")).Items);
+        Assert.Equal(["a", "b", "c"], (await GetAsync(Secrets + "?fieldSelector=metadata.name!%3Dz&fieldSelector=metadata.name%3Da")).Items);
+    }
+
+    [Fact]
+    public async Task Selectors_on_a_get_are_ignored_as_GetOptions_has_none()
+    {
+        // GetResource decodes metav1.GetOptions (resourceVersion only; handlers/get.go), so labelSelector
+        // and fieldSelector on a single-object GET are unknown parameters, never parsed.
+        var answer = await GetAsync(Secrets + "/a?labelSelector=a%20in%20(&fieldSelector=spec.nothing%3Dx");
+        Assert.True(answer.Code == HttpStatusCode.OK, answer.ToString());
+        Assert.Equal("a", (string?)answer.Json["metadata"]!["name"]);
+    }
+
+    [Fact]
     public async Task ResourceVersionMatch_and_sendInitialEvents_are_validated_as_ValidateListOptions_does()
     {
         // k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/validation.go ValidateListOptions;
@@ -243,7 +279,10 @@ public sealed class QueryParameterTests : IAsyncLifetime
 
         // Ahead of the server: after 3 s the storage layer gives up with 504 and a ResourceVersionTooLarge cause.
         var ahead = await GetAsync(Secrets + $"?resourceVersion={newer}&resourceVersionMatch=NotOlderThan");
-        AssertStatus(ahead, 504, "Timeout", $"Too large resource version: {newer}, current: {current}");
+        // storage.NewTooLargeResourceVersionError is apierrors.NewTimeoutError, whose message is
+        // fmt.Sprintf("Timeout: %s", message) (k8s.io/apimachinery/pkg/api/errors/errors.go).
+        AssertStatus(ahead, 504, "Timeout", $"Timeout: Too large resource version: {newer}, current: {current}");
+        Assert.Equal(1, (int)ahead.Json["details"]!["retryAfterSeconds"]!);
         Assert.Equal("ResourceVersionTooLarge", (string?)ahead.Json["details"]!["causes"]![0]!["reason"]);
     }
 

@@ -146,8 +146,9 @@ public sealed class ApiException : Exception
     /// </summary>
     public static ApiException TooLargeResourceVersion(long wanted, long current)
     {
+        // apierrors.NewTimeoutError prefixes its message with "Timeout: ".
         var message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"Too large resource version: {wanted}, current: {current}");
+            $"Timeout: Too large resource version: {wanted}, current: {current}");
         return new ApiException(504, "Timeout", message, new JsonObject
         {
             ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ResourceVersionTooLarge", ["message"] = "Too large resource version" }),

@@ -37,7 +37,9 @@ public sealed class ApiHandler(
         }
 
         var segments = (ctx.Request.Path.Value ?? "/").Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
-        var request = ApiRequest.Parse(ctx.Request.Method, segments, ctx.Request.Query);
+        // Go's url.Values, not ASP.NET's case-insensitive Request.Query (see QueryParameters.Parse).
+        var query = QueryParameters.Parse(ctx.Request.QueryString.Value);
+        var request = ApiRequest.Parse(ctx.Request.Method, segments, query);
         var identity = Authenticate(ctx);
         var who = identity?.User ?? "anonymous";
         try
@@ -53,7 +55,7 @@ public sealed class ApiHandler(
                 return;
             }
 
-            await ServeResourceAsync(ctx, request, identity);
+            await ServeResourceAsync(ctx, request, identity, query);
         }
         catch (ApiException e)
         {
@@ -106,11 +108,15 @@ public sealed class ApiHandler(
         await WriteJsonAsync(ctx, 200, doc);
     }
 
-    private async Task ServeResourceAsync(HttpContext ctx, ApiRequest request, Identity identity)
+    private async Task ServeResourceAsync(HttpContext ctx, ApiRequest request, Identity identity, IQueryCollection query)
     {
         var type = request.Type;
-        var labels = LabelSelector.Parse(ctx.Request.Query["labelSelector"]);
-        var fields = FieldSelector.Parse(ctx.Request.Query["fieldSelector"], type);
+
+        // Only ListOptions has selectors (and only its first value counts); GetOptions, CreateOptions,
+        // PatchOptions and DeleteOptions do not, so on those verbs they are unknown parameters, ignored.
+        var selects = request.Verb is "list" or "watch";
+        var labels = selects ? LabelSelector.Parse(QueryParameters.Text(query, "labelSelector")) : LabelSelector.Everything;
+        var fields = selects ? FieldSelector.Parse(QueryParameters.Text(query, "fieldSelector"), type) : FieldSelector.Everything;
         var authzName = request.Verb is "list" or "watch" ? fields.RequiredName ?? "" : request.Name ?? "";
         var attributes = new RequestAttributes(request.Verb, type.Group, type.Plural, request.Namespace, authzName);
 
@@ -137,7 +143,7 @@ public sealed class ApiHandler(
             throw ApiException.PathNotFound();
         }
 
-        if (ctx.Request.Query.ContainsKey("dryRun"))
+        if (query.ContainsKey("dryRun"))
         {
             throw ApiException.BadRequest("dryRun is not supported by the test cluster");
         }
@@ -150,10 +156,10 @@ public sealed class ApiHandler(
                 await WriteObjectAsync(ctx, 200, type, operations.Get(type, ns, request.Name!), table);
                 break;
             case "list":
-                await ListAsync(ctx, request, labels, fields, ListParameters.Parse(ctx.Request.Query, watch: false), table);
+                await ListAsync(ctx, request, labels, fields, ListParameters.Parse(query, watch: false), table);
                 break;
             case "watch":
-                var watchParameters = ListParameters.Parse(ctx.Request.Query, watch: true);
+                var watchParameters = ListParameters.Parse(query, watch: true);
                 log.Add(time.GetUtcNow(), identity.User, "watch", type.Plural, ns, fields.RequiredName ?? "", 200, ctx.Request.QueryString.Value ?? "");
                 ctx.Items[WatchLogged] = true;
                 await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, watchParameters, table, options, faults, time);
@@ -177,7 +183,7 @@ public sealed class ApiHandler(
             case "delete":
                 // DeleteOptions are decoded from the query before the body (handlers/delete.go); the
                 // test cluster uses only the body's preconditions, but a malformed integer is the same 400.
-                _ = QueryParameters.Number(ctx.Request.Query, "gracePeriodSeconds");
+                _ = QueryParameters.Number(query, "gracePeriodSeconds");
                 var body = await ReadBodyAsync(ctx);
                 var deleteOptions = body.Length > 0 ? ParseJson(body, "DeleteOptions") as JsonObject : null;
                 var (deleted, gone) = operations.Delete(type, ns, request.Name!, deleteOptions);

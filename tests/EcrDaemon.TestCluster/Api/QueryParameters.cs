@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace EcrDaemon.TestCluster.Api;
 
@@ -12,6 +13,73 @@ namespace EcrDaemon.TestCluster.Api;
 /// </summary>
 public static class QueryParameters
 {
+    /// <summary>
+    /// The raw query string parsed as Go's <c>url.ParseQuery</c> parses it for <c>req.URL.Query()</c>:
+    /// keys are case-sensitive (<c>url.Values</c> is a <c>map[string][]string</c>, so <c>Watch</c> and
+    /// <c>LIMIT</c> are unknown parameters, not <c>watch</c> and <c>limit</c>), pairs are split on '&amp;'
+    /// only, a pair containing ';' or a malformed %-escape is dropped (Query() ignores the error), and
+    /// '+' is a space. ASP.NET Core's own <c>Request.Query</c> is case-insensitive, so the handler
+    /// must not read it.
+    /// </summary>
+    public static IQueryCollection Parse(string? rawQuery)
+    {
+        var store = new Dictionary<string, StringValues>(StringComparer.Ordinal);
+        var text = rawQuery is { Length: > 0 } && rawQuery[0] == '?' ? rawQuery[1..] : rawQuery ?? "";
+        foreach (var pair in text.Split('&'))
+        {
+            if (pair.Length == 0 || pair.Contains(';', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            var (rawKey, rawValue) = eq < 0 ? (pair, "") : (pair[..eq], pair[(eq + 1)..]);
+            if (GoQueryUnescape(rawKey) is not { } key || GoQueryUnescape(rawValue) is not { } value)
+            {
+                continue;
+            }
+
+            store[key] = store.TryGetValue(key, out var existing) ? StringValues.Concat(existing, value) : new StringValues(value);
+        }
+
+        return new QueryCollection(store);
+    }
+
+    /// <summary>Go's <c>url.QueryUnescape</c>: '+' is a space, %XX a byte (UTF-8); null on a bad escape.</summary>
+    private static string? GoQueryUnescape(string text)
+    {
+        if (!text.Contains('%', StringComparison.Ordinal) && !text.Contains('+', StringComparison.Ordinal))
+        {
+            return text;
+        }
+
+        var bytes = new List<byte>(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '%')
+            {
+                if (i + 2 >= text.Length || !char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
+                {
+                    return null;
+                }
+
+                bytes.Add(Convert.ToByte(text.Substring(i + 1, 2), 16));
+                i += 2;
+            }
+            else if (c == '+')
+            {
+                bytes.Add((byte)' ');
+            }
+            else
+            {
+                bytes.AddRange(Encoding.UTF8.GetBytes(c.ToString()));
+            }
+        }
+
+        return Encoding.UTF8.GetString(bytes.ToArray());
+    }
+
     /// <summary>
     /// A boolean parameter. Source: <c>Convert_Slice_string_To_bool</c> and
     /// <c>Convert_Slice_string_To_Pointer_bool</c> in k8s.io/apimachinery/pkg/runtime/conversion.go:
