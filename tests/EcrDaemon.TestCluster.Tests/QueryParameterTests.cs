@@ -203,6 +203,30 @@ public sealed class QueryParameterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Authorization_comes_before_parameter_errors()
+    {
+        // The authorization filter runs before the list handler decodes ListOptions (a decode error in
+        // RequestInfoFactory only drops the selectors from the request's attributes), so a user who may
+        // not list secrets gets 403 whatever the query; only an allowed user sees the 400 or 422.
+        var token = _server.IssueToken(new Auth.Identity("nobody", ["system:authenticated"], false));
+        using var nobody = Cluster.RawClient(_server, token);
+        foreach (var query in new[] { "?labelSelector=a%20in%20(", "?fieldSelector=spec.x%3D1", "?limit=abc", "?resourceVersionMatch=Exact" })
+        {
+            using var response = await nobody.GetAsync(Secrets + query);
+            Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{query}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    [Fact]
+    public async Task Integer_decode_errors_come_before_selector_errors()
+    {
+        // url.Values → v1.ListOptions (ParseInt for timeoutSeconds, limit) runs before v1 → internal
+        // ListOptions, which parses labelSelector then fieldSelector (internalversion zz_generated.conversion.go).
+        AssertStatus(await GetAsync(Secrets + "?labelSelector=a%20in%20(&limit=abc"), 400, "BadRequest",
+            "strconv.ParseInt: parsing \"abc\": invalid syntax");
+    }
+
+    [Fact]
     public async Task Only_the_first_labelSelector_counts()
     {
         // Convert_Slice_string_To_string reads in[0]; a second labelSelector is not and-ed in.

@@ -115,9 +115,7 @@ public sealed class ApiHandler(
         // Only ListOptions has selectors (and only its first value counts); GetOptions, CreateOptions,
         // PatchOptions and DeleteOptions do not, so on those verbs they are unknown parameters, ignored.
         var selects = request.Verb is "list" or "watch";
-        var labels = selects ? LabelSelector.Parse(QueryParameters.Text(query, "labelSelector")) : LabelSelector.Everything;
-        var fields = selects ? FieldSelector.Parse(QueryParameters.Text(query, "fieldSelector"), type) : FieldSelector.Everything;
-        var authzName = request.Verb is "list" or "watch" ? fields.RequiredName ?? "" : request.Name ?? "";
+        var authzName = selects ? AuthorizedListName(query, type) : request.Name ?? "";
         var attributes = new RequestAttributes(request.Verb, type.Group, type.Plural, request.Namespace, authzName);
 
         var (injected, delay) = faults.Match(attributes, identity);
@@ -148,6 +146,19 @@ public sealed class ApiHandler(
             throw ApiException.BadRequest("dryRun is not supported by the test cluster");
         }
 
+        // After authorization, as the list handler does (handlers/get.go listOpts): the integers are
+        // decoded (400), then the label and field selectors parsed (400), then ValidateListOptions (422).
+        var labels = LabelSelector.Everything;
+        var fields = FieldSelector.Everything;
+        ListParameters? listParameters = null;
+        if (selects)
+        {
+            listParameters = ListParameters.Decode(query);
+            labels = LabelSelector.Parse(QueryParameters.Text(query, "labelSelector"));
+            fields = FieldSelector.Parse(QueryParameters.Text(query, "fieldSelector"), type);
+            listParameters = listParameters.Validate(watch: request.Verb == "watch");
+        }
+
         var table = Tables.Wanted(ctx.Request.Headers.Accept.ToString());
         var ns = request.Namespace;
         switch (request.Verb)
@@ -156,13 +167,12 @@ public sealed class ApiHandler(
                 await WriteObjectAsync(ctx, 200, type, operations.Get(type, ns, request.Name!), table);
                 break;
             case "list":
-                await ListAsync(ctx, request, labels, fields, ListParameters.Parse(query, watch: false), table);
+                await ListAsync(ctx, request, labels, fields, listParameters!, table);
                 break;
             case "watch":
-                var watchParameters = ListParameters.Parse(query, watch: true);
                 log.Add(time.GetUtcNow(), identity.User, "watch", type.Plural, ns, fields.RequiredName ?? "", 200, ctx.Request.QueryString.Value ?? "");
                 ctx.Items[WatchLogged] = true;
-                await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, watchParameters, table, options, faults, time);
+                await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, listParameters!, table, options, faults, time);
                 break;
             case "create":
                 var created = operations.Create(type, ns, await ReadObjectAsync(ctx, type));
@@ -213,6 +223,25 @@ public sealed class ApiHandler(
                 break;
             default:
                 throw ApiException.MethodNotSupported(type.Plural, request.Verb);
+        }
+    }
+
+    /// <summary>
+    /// The name a list or watch is authorized for: RequestInfoFactory decodes the whole ListOptions
+    /// and takes a <c>metadata.name=</c> field selector as the name; when anything fails to decode,
+    /// the request is authorized with no name (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go).
+    /// </summary>
+    private static string AuthorizedListName(IQueryCollection query, ResourceType type)
+    {
+        try
+        {
+            _ = ListParameters.Decode(query);
+            _ = LabelSelector.Parse(QueryParameters.Text(query, "labelSelector"));
+            return FieldSelector.Parse(QueryParameters.Text(query, "fieldSelector"), type).RequiredName ?? "";
+        }
+        catch (ApiException)
+        {
+            return "";
         }
     }
 

@@ -199,9 +199,14 @@ public sealed record ListParameters(
     public const string NotOlderThan = "NotOlderThan";
 
     /// <summary>Decodes and validates; <paramref name="watch"/> is the verb the request was routed as.</summary>
-    public static ListParameters Parse(IQueryCollection query, bool watch)
-    {
-        var p = new ListParameters(
+    public static ListParameters Parse(IQueryCollection query, bool watch) => Decode(query).Validate(watch);
+
+    /// <summary>
+    /// The url.Values → metav1.ListOptions step alone (400 on a bad integer). The handler parses the
+    /// selectors after this and validates last, in the order handlers/get.go listOpts does.
+    /// </summary>
+    public static ListParameters Decode(IQueryCollection query) =>
+        new(
             QueryParameters.Bool(query, "allowWatchBookmarks") ?? false,
             QueryParameters.Bool(query, "sendInitialEvents"),
             QueryParameters.Number(query, "timeoutSeconds"),
@@ -209,8 +214,12 @@ public sealed record ListParameters(
             QueryParameters.Text(query, "continue"),
             QueryParameters.Text(query, "resourceVersion"),
             QueryParameters.Text(query, "resourceVersionMatch"));
-        var errors = watch ? p.WatchErrors() : p.ListErrors();
-        return errors.Count == 0 ? p : throw ApiException.Invalid("meta.k8s.io", "ListOptions", "", errors);
+
+    /// <summary>ValidateListOptions: 422 Invalid on <c>ListOptions.meta.k8s.io ""</c>, or this.</summary>
+    public ListParameters Validate(bool watch)
+    {
+        var errors = watch ? WatchErrors() : ListErrors();
+        return errors.Count == 0 ? this : throw ApiException.Invalid("meta.k8s.io", "ListOptions", "", errors);
     }
 
     // ValidateListOptions, the non-watch branch.
