@@ -75,9 +75,12 @@ fi
 node_client_version=1.4.0
 node_client_dir="$root/.tools/node"
 node_client_pkg="$node_client_dir/node_modules/@kubernetes/client-node/package.json"
+# Installed means the pinned version imports: a half-finished npm install (the package present,
+# a dependency missing) is installed again rather than reported as present.
 node_client_installed() {
   [ -f "$node_client_pkg" ] && command -v node >/dev/null 2>&1 &&
-    [ "$(node -p 'require(process.argv[1]).version' "$node_client_pkg" 2>/dev/null)" = "$node_client_version" ]
+    [ "$(node -p 'require(process.argv[1]).version' "$node_client_pkg" 2>/dev/null)" = "$node_client_version" ] &&
+    (cd "$node_client_dir" && node --input-type=module -e "await import('@kubernetes/client-node')") >/dev/null 2>&1
 }
 if ! node_client_installed; then
   if command -v npm >/dev/null 2>&1; then
