@@ -70,23 +70,28 @@ fi
 
 # The official JavaScript Kubernetes client, for the fidelity scenarios in
 # tests/EcrDaemon.TestCluster.Tests/Clients/node (which resolve it from .tools/node/node_modules).
-# Pinned to 1.4.0: the last release on node-fetch; 2.x depends on undici 8, which needs node >= 22.19,
-# and the machine's node is 20.
+# Pinned to 1.4.0 with its whole dependency tree by the package-lock.json next to the scenarios, and
+# installed with `npm ci`, so every machine runs the same code. 1.4.0 is the last release on
+# node-fetch; 2.x depends on undici 8, which needs node >= 22.19, and the machine's node is 20.
 node_client_version=1.4.0
+node_client_src="$root/tests/EcrDaemon.TestCluster.Tests/Clients/node"
 node_client_dir="$root/.tools/node"
 node_client_pkg="$node_client_dir/node_modules/@kubernetes/client-node/package.json"
-# Installed means the pinned version imports: a half-finished npm install (the package present,
-# a dependency missing) is installed again rather than reported as present.
+# Installed means: installed from the committed lock, the pinned version, and it imports. A
+# half-finished install (the package present, a dependency missing) or an older lock is installed again.
 node_client_installed() {
   [ -f "$node_client_pkg" ] && command -v node >/dev/null 2>&1 &&
+    cmp -s "$node_client_src/package-lock.json" "$node_client_dir/package-lock.json" &&
     [ "$(node -p 'require(process.argv[1]).version' "$node_client_pkg" 2>/dev/null)" = "$node_client_version" ] &&
     (cd "$node_client_dir" && node --input-type=module -e "await import('@kubernetes/client-node')") >/dev/null 2>&1
 }
 if ! node_client_installed; then
   if command -v npm >/dev/null 2>&1; then
-    log "installing @kubernetes/client-node@$node_client_version from npm into .tools/node"
-    npm install --prefix "$node_client_dir" --no-audit --no-fund --save-exact --silent \
-      "@kubernetes/client-node@$node_client_version" >/dev/null 2>&1 || log "npm install of @kubernetes/client-node failed"
+    log "installing @kubernetes/client-node@$node_client_version from npm into .tools/node (npm ci, committed lock)"
+    mkdir -p "$node_client_dir"
+    cp "$node_client_src/package.json" "$node_client_src/package-lock.json" "$node_client_dir/"
+    npm ci --prefix "$node_client_dir" --no-audit --no-fund --silent >/dev/null 2>&1 \
+      || log "npm ci of @kubernetes/client-node failed"
   else
     log "no npm: cannot install @kubernetes/client-node"
   fi
