@@ -1,5 +1,5 @@
 // EcrDaemon's entry point: `ecrdaemon [run|check|cleanup] [--Key=Value ...]` (run is the default).
-// Services are registered by extension methods (AddEcr, ...) in CommandDispatcher.
+// Services are registered by AddEcrDaemon (Controller/, the composition root), called from CommandDispatcher.
 using System.Runtime.InteropServices;
 using EcrDaemon.Commands;
 

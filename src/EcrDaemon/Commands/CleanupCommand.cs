@@ -1,4 +1,5 @@
 using EcrDaemon.Configuration;
+using EcrDaemon.Controller;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
 using k8s;

@@ -1,4 +1,4 @@
-using EcrDaemon.Reconciliation;
+using EcrDaemon.Controller;
 using k8s;
 using k8s.Exceptions;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,4 @@
+using EcrDaemon.Controller;
 using EcrDaemon.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

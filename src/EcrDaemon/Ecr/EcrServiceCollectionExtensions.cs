@@ -1,24 +1,17 @@
 using EcrDaemon.Aws;
-using EcrDaemon.Configuration;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace EcrDaemon.Ecr;
 
 internal static class EcrServiceCollectionExtensions
 {
-    /// <summary>Registers the <c>EcrDaemon</c> options (validated at start) and everything that fetches ECR tokens.</summary>
-    public static IServiceCollection AddEcr(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// Registers everything that fetches ECR tokens. The composition root calls it after it has
+    /// registered the options and the <see cref="TimeProvider"/> these services take.
+    /// </summary>
+    public static IServiceCollection AddEcr(this IServiceCollection services)
     {
-        services.AddOptions<EcrDaemonOptions>()
-            .Bind(configuration.GetSection(EcrDaemonOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IPostConfigureOptions<EcrDaemonOptions>>(new SeedEnvironmentDefaults(configuration));
-        services.AddSingleton<IValidateOptions<EcrDaemonOptions>, EcrDaemonOptionsValidator>();
-
-        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IAwsCredentialSource, DefaultChainCredentialSource>();
         services.TryAddSingleton<EcrEndpointResolver>();
         services.TryAddSingleton<RoleCredentialCache>();

@@ -1,6 +1,5 @@
 using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
-using EcrDaemon.Reconciliation;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,33 +14,33 @@ namespace EcrDaemon.Ecr;
 /// fetches only the registries that are due or failing (due ones that share credentials in one
 /// call), so a failing registry never makes a healthy one hand out a new password. A failed
 /// registry keeps its last good token and is retried after 30 s, doubling to 5 minutes. Once every
-/// registry has a token, the combined <see cref="PullSecretContent"/> is published, and again
+/// registry has a token, the <see cref="TokenSet"/> of all of them is published, and again
 /// whenever it changes. No exception ends the loop: an unforeseen one fails the round, which is retried.
 /// </summary>
 internal sealed class TokenRefresher(
     EcrTokenService tokens,
     FailureBackoff backoffs,
-    DaemonMetrics metrics,
+    TokenMetrics metrics,
     IOptions<EcrDaemonOptions> options,
     TimeProvider time,
     ILogger<TokenRefresher> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly TaskCompletionSource _firstToken = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile PullSecretContent? _current;
+    private volatile TokenSet? _current;
     private readonly Lock _failureLock = new();
     private Action<string>? _failureStarted;
     private string? _ongoingFailure;
     private int _refreshAll;
 
-    /// <summary>The content every managed secret should hold, or null until every registry has a token.</summary>
-    public PullSecretContent? Current => _current;
+    /// <summary>The tokens of every registry, or null until every registry has one.</summary>
+    public TokenSet? Current => _current;
 
-    /// <summary>The content before <see cref="Current"/>: a secret that still holds it is due a routine rotation, not a repair.</summary>
-    public PullSecretContent? Previous { get; private set; }
+    /// <summary>The tokens before <see cref="Current"/>: a secret that still holds them is due a routine rotation, not a repair.</summary>
+    public TokenSet? Previous { get; private set; }
 
     /// <summary>Raised (on the refresher's loop) when <see cref="Current"/> changes.</summary>
-    public event Action<PullSecretContent>? Changed;
+    public event Action<TokenSet>? Changed;
 
     /// <summary>
     /// Raised when a round fails after one that did not: the registries and reasons, in one sentence
@@ -135,7 +134,7 @@ internal sealed class TokenRefresher(
         }
     }
 
-    /// <summary>Fetches the due registries (batched by <see cref="EcrTokenService"/>), records the outcome and publishes a changed content.</summary>
+    /// <summary>Fetches the due registries (batched by <see cref="EcrTokenService"/>), records the outcome and publishes changed tokens.</summary>
     private async Task RoundAsync(RegistrySchedule[] registries, List<RegistrySchedule> due, EcrDaemonOptions settings, CancellationToken stoppingToken)
     {
         var results = await tokens.FetchAsync([.. due.Select(r => r.Target)], stoppingToken);
@@ -201,18 +200,18 @@ internal sealed class TokenRefresher(
             return;
         }
 
-        var content = PullSecretContent.From(held!);
+        var published = TokenSet.From(held!);
         var previous = _current;
-        if (previous is not null && previous.Hash == content.Hash && previous.Expiry == content.Expiry)
+        if (published.SameAs(previous))
         {
             return;
         }
 
         Previous = previous;
-        _current = content;
-        logger.TokensPublished(content.Hosts.Count, content.Expiry, failed);
+        _current = published;
+        logger.TokensPublished(published.Tokens.Count, published.Expiry, failed);
         _firstToken.TrySetResult();
-        Changed?.Invoke(content);
+        Changed?.Invoke(published);
     }
 
     private async Task SleepAsync(TimeSpan delay, CancellationToken stoppingToken)

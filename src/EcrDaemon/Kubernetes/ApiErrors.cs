@@ -37,7 +37,6 @@ internal static class ApiErrors
         >= HttpStatusCode.InternalServerError => "server_error",
         _ => e switch
         {
-            EcrDaemon.Reconciliation.RetryLaterException => "conflict",
             TimeoutException => "timeout",
             HttpRequestException or IOException => "network",
             _ => "other",

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
-using EcrDaemon.Diagnostics;
 
 namespace EcrDaemon.Kubernetes;
 
@@ -16,9 +15,9 @@ internal sealed class ApiRequestHandler : DelegatingHandler
     private readonly TokenBucketRateLimiter? _limiter;
     private readonly TimeSpan _timeout;
 
-    private readonly DaemonMetrics? _metrics;
+    private readonly KubernetesMetrics? _metrics;
 
-    public ApiRequestHandler(double qps, int burst, TimeSpan timeout, DaemonMetrics? metrics = null)
+    public ApiRequestHandler(double qps, int burst, TimeSpan timeout, KubernetesMetrics? metrics = null)
     {
         _timeout = timeout;
         _metrics = metrics;

@@ -41,6 +41,16 @@ internal interface IInformerStatus
     DateTimeOffset LastProgress { get; }
 }
 
+/// <summary>An informer as its runner sees it: run it, and know when it has listed once.</summary>
+internal interface IInformer : IInformerStatus
+{
+    /// <summary>Completes after the first full list.</summary>
+    Task Synced { get; }
+
+    /// <summary>Lists, then watches, until cancelled.</summary>
+    Task RunAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// List, then watch from the list's resourceVersion, for one resource across all namespaces.
 /// Keeps the resourceVersion current from every event and bookmark; on 410 it lists again (and
@@ -56,9 +66,9 @@ internal sealed class Informer<T>(
     IInformerSink<T> sink,
     InformerSettings settings,
     TimeProvider time,
-    DaemonMetrics metrics,
+    KubernetesMetrics metrics,
     ILogger logger)
-    : IInformerStatus
+    : IInformer
     where T : IKubernetesObject<V1ObjectMeta>
 {
     public delegate Task<(IList<T> Items, string ResourceVersion, string? Continue)> ListPage(int limit, string? continueToken, CancellationToken cancellationToken);

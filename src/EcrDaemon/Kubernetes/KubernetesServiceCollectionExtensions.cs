@@ -1,5 +1,4 @@
 using EcrDaemon.Configuration;
-using EcrDaemon.Diagnostics;
 using k8s;
 using k8s.Exceptions;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,11 +17,12 @@ internal static class KubernetesServiceCollectionExtensions
     /// a pod, else <c>KUBECONFIG</c> or <c>~/.kube/config</c>. It is created on first use, so
     /// commands that never talk to Kubernetes (<c>check</c>) need no cluster. Any problem with the
     /// configuration is a <see cref="KubeConfigException"/> with a one-line message naming its source.
+    /// The composition root calls it after it has registered the options.
     /// </summary>
     public static IServiceCollection AddKubernetesClient(this IServiceCollection services)
     {
         services.TryAddSingleton(_ => Configuration());
-        services.TryAddSingleton<DaemonMetrics>();
+        services.TryAddSingleton<KubernetesMetrics>();
         services.TryAddSingleton<IKubernetes>(sp =>
         {
             var config = sp.GetRequiredService<KubernetesClientConfiguration>();
@@ -33,7 +33,7 @@ internal static class KubernetesServiceCollectionExtensions
             try
             {
                 return new k8s.Kubernetes(config, new ApiRequestHandler(
-                    options.KubernetesQps, options.KubernetesBurst, RequestTimeout, sp.GetRequiredService<DaemonMetrics>()));
+                    options.KubernetesQps, options.KubernetesBurst, RequestTimeout, sp.GetRequiredService<KubernetesMetrics>()));
             }
             catch (Exception e) when (e is not KubeConfigException)
             {

@@ -3,10 +3,23 @@ using System.Threading.Channels;
 namespace EcrDaemon.Queues;
 
 /// <summary>
+/// What one run of a key asks of the queue (as controller-runtime's <c>Result</c>): nothing more
+/// (<see cref="Done"/>), or to run it again after the queue's backoff, for a reason that is no
+/// error (<see cref="RetryLater"/>, e.g. a 409: the cache was behind). A thrown exception also
+/// retries with backoff; this is the way to ask for it without one.
+/// </summary>
+internal readonly record struct WorkResult(string? RetryReason)
+{
+    public static WorkResult Done => default;
+
+    public static WorkResult RetryLater(string reason) => new(reason);
+}
+
+/// <summary>
 /// A queue of keys (namespace names) that never holds a key twice, processed by a bounded number
 /// of workers. A key added while it is being processed runs once more after it finishes, never in
-/// parallel with itself. A key whose processing fails is retried after an exponential backoff
-/// (<see cref="RetryDelay"/>); success forgets its failures.
+/// parallel with itself. A key whose processing fails (throws, or returns <see cref="WorkResult.RetryLater"/>) is
+/// retried after an exponential backoff (<see cref="RetryDelay"/>); success forgets its failures.
 /// </summary>
 internal sealed class WorkQueue(TimeProvider time)
 {
@@ -130,13 +143,16 @@ internal sealed class WorkQueue(TimeProvider time)
 
     /// <summary>
     /// Runs <paramref name="workers"/> workers until cancelled. <paramref name="process"/> returns
-    /// normally on success; an exception asks for a retry with backoff, reported through
-    /// <paramref name="onRetry"/>.
+    /// <see cref="WorkResult.Done"/> on success; <see cref="WorkResult.RetryLater"/> or an exception
+    /// asks for a retry with backoff, reported through <paramref name="onRetry"/> (the key, the
+    /// exception or null, the reason given by <see cref="WorkResult.RetryLater"/> or null, the delay).
     /// </summary>
-    public Task RunAsync(int workers, Func<string, CancellationToken, Task> process, Action<string, Exception, TimeSpan> onRetry, CancellationToken cancellationToken) =>
+    public Task RunAsync(int workers, Func<string, CancellationToken, Task<WorkResult>> process, Action<string, Exception?, string?, TimeSpan> onRetry,
+        CancellationToken cancellationToken) =>
         Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(process, onRetry, cancellationToken), CancellationToken.None)));
 
-    private async Task WorkAsync(Func<string, CancellationToken, Task> process, Action<string, Exception, TimeSpan> onRetry, CancellationToken cancellationToken)
+    private async Task WorkAsync(Func<string, CancellationToken, Task<WorkResult>> process, Action<string, Exception?, string?, TimeSpan> onRetry,
+        CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -158,9 +174,10 @@ internal sealed class WorkQueue(TimeProvider time)
                 }
 
                 Exception? failure = null;
+                string? retryReason = null;
                 try
                 {
-                    await process(key, cancellationToken);
+                    retryReason = (await process(key, cancellationToken)).RetryReason;
                 }
                 catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -173,7 +190,7 @@ internal sealed class WorkQueue(TimeProvider time)
                     throw;
                 }
 
-                Done(key, failure, onRetry, cancellationToken);
+                Done(key, failure, retryReason, onRetry, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -201,15 +218,16 @@ internal sealed class WorkQueue(TimeProvider time)
         _ready.Writer.TryWrite(key);
     }
 
-    private void Done(string key, Exception? failure, Action<string, Exception, TimeSpan> onRetry, CancellationToken cancellationToken)
+    private void Done(string key, Exception? failure, string? retryReason, Action<string, Exception?, string?, TimeSpan> onRetry, CancellationToken cancellationToken)
     {
         bool again;
         int failures;
+        var failed = failure is not null || retryReason is not null;
         lock (_lock)
         {
             _processing.Remove(key);
             again = _dirty.Contains(key);
-            if (failure is null)
+            if (!failed)
             {
                 _failures.Remove(key);
                 failures = 0;
@@ -224,10 +242,10 @@ internal sealed class WorkQueue(TimeProvider time)
         {
             _ready.Writer.TryWrite(key);
         }
-        else if (failure is not null)
+        else if (failed)
         {
             var delay = RetryDelay(failures);
-            onRetry(key, failure, delay);
+            onRetry(key, failure, retryReason, delay);
             AddAfter(key, delay, cancellationToken);
         }
     }

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json.Nodes;
 using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
-using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Queues;
 using k8s;
@@ -13,9 +13,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace EcrDaemon.Reconciliation;
-
-/// <summary>A reconcile that could not finish and should run again after the queue's backoff.</summary>
-internal sealed class RetryLaterException(string message) : Exception(message);
 
 /// <summary>
 /// Reconcile(namespace): makes one namespace match the desired state, reading only the informers'
@@ -27,9 +24,9 @@ internal sealed class NamespaceReconciler(
     IKubernetes client,
     ClusterState state,
     WorkQueue queue,
-    TokenRefresher tokens,
+    DesiredPullSecret desired,
     EventRecorder events,
-    DaemonMetrics metrics,
+    IMeterFactory meters,
     TimeProvider time,
     IOptions<EcrDaemonOptions> options,
     ILogger<NamespaceReconciler> logger)
@@ -37,33 +34,42 @@ internal sealed class NamespaceReconciler(
     private const int ServiceAccountAttempts = 4;
     private readonly EcrDaemonOptions _settings = options.Value;
     private readonly ServiceAccountPlanner _planner = new(options.Value.SecretName, options.Value.TargetServiceAccounts);
-    private readonly ConcurrentDictionary<string, byte> _conflicts = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte> _outOfSync = new(StringComparer.Ordinal);
+    private readonly ReconcileMetrics _metrics = new(meters);
     private readonly ConcurrentDictionary<string, byte> _forbidden = new(StringComparer.Ordinal);
 
     /// <summary>Namespaces where a same-named secret we do not own blocks us.</summary>
-    public int UnmanagedSecretConflicts => _conflicts.Count;
+    public int UnmanagedSecretConflicts => _metrics.Conflicts.Count;
 
     /// <summary>Opted-in namespaces whose last reconcile did not reach the desired state (no token yet, a conflict, or a failure).</summary>
-    public int OutOfSync => _outOfSync.Count;
+    public int OutOfSync => _metrics.OutOfSync.Count;
 
     private string SecretName => _settings.SecretName;
 
-    /// <summary>Reconciles one namespace; an exception asks the queue to retry it with backoff.</summary>
-    public async Task ReconcileAsync(string ns, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reconciles one namespace. <see cref="WorkResult.RetryLater"/> (our cache was behind: a 409)
+    /// or an exception asks the queue to run it again after its backoff.
+    /// </summary>
+    public async Task<WorkResult> ReconcileAsync(string ns, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         try
         {
             var inSync = await ReconcileCoreAsync(ns, cancellationToken);
-            Track(_outOfSync, ns, inSync == false);
+            Track(_metrics.OutOfSync, ns, inSync == false);
             _forbidden.TryRemove(ns, out _);
+            return WorkResult.Done;
+        }
+        catch (RetryLaterException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            _metrics.ReconcileFailed("conflict");
+            Track(_metrics.OutOfSync, ns, state.Namespace(ns) is { OptedIn: true });
+            return WorkResult.RetryLater(e.Message);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             var reason = ApiErrors.Reason(e);
-            metrics.ReconcileFailed(reason);
-            Track(_outOfSync, ns, state.Namespace(ns) is { OptedIn: true });
+            _metrics.ReconcileFailed(reason);
+            Track(_metrics.OutOfSync, ns, state.Namespace(ns) is { OptedIn: true });
             if (reason == "forbidden" && _forbidden.TryAdd(ns, 0))
             {
                 await events.WarningAsync(ns, "Secret", SecretName, "Forbidden",
@@ -74,7 +80,7 @@ internal sealed class NamespaceReconciler(
         }
         finally
         {
-            metrics.Reconciled(time.GetElapsedTime(started));
+            _metrics.Reconciled(time.GetElapsedTime(started));
         }
     }
 
@@ -85,7 +91,7 @@ internal sealed class NamespaceReconciler(
         if (view is null || view.Terminating)
         {
             // Gone or going: what was in it goes with it.
-            _conflicts.TryRemove(ns, out _);
+            _metrics.Conflicts.TryRemove(ns, out _);
             return null;
         }
 
@@ -124,7 +130,7 @@ internal sealed class NamespaceReconciler(
 
     private async Task<bool> EnsureAsync(string ns, CancellationToken cancellationToken)
     {
-        if (tokens.Current is not { } content)
+        if (desired.Current is not { } content)
         {
             return false; // No token yet; its arrival enqueues every opted-in namespace.
         }
@@ -146,7 +152,7 @@ internal sealed class NamespaceReconciler(
 
     private async Task RemoveAsync(string ns, CancellationToken cancellationToken)
     {
-        _conflicts.TryRemove(ns, out _);
+        _metrics.Conflicts.TryRemove(ns, out _);
         if (state.Secrets.Get(ns, SecretName) is { Managed: true } secret)
         {
             await DeleteSecretAsync(secret, cancellationToken);
@@ -176,7 +182,7 @@ internal sealed class NamespaceReconciler(
             return false;
         }
 
-        _conflicts.TryRemove(ns, out _);
+        _metrics.Conflicts.TryRemove(ns, out _);
         if (secret.Type == Markers.DockerCfgType)
         {
             // The type is immutable: adopting a seed-style dockercfg secret is the one delete-then-create.
@@ -232,7 +238,7 @@ internal sealed class NamespaceReconciler(
         }
 
         logger.SecretUpdated(ns, SecretName, content.Expiry);
-        var rotation = secret.DataHash == tokens.Previous?.Hash || secret.Expiry != content.Expiry;
+        var rotation = secret.DataHash == desired.Previous?.Hash || secret.Expiry != content.Expiry;
         if (!rotation)
         {
             // Routine rotations (the previous token, or an older one after a restart) record no Event; this is a repair.
@@ -322,7 +328,7 @@ internal sealed class NamespaceReconciler(
 
     private async Task ReportConflictAsync(SecretView secret, bool adoptable, CancellationToken cancellationToken)
     {
-        if (!_conflicts.TryAdd(secret.Namespace, 0))
+        if (!_metrics.Conflicts.TryAdd(secret.Namespace, 0))
         {
             return; // Reported already; nothing changed.
         }
@@ -385,4 +391,7 @@ internal sealed class NamespaceReconciler(
             sa = current;
         }
     }
+
+    /// <summary>Inside a reconcile only: a write met a 409; <see cref="ReconcileAsync"/> turns it into <see cref="WorkResult.RetryLater"/>.</summary>
+    private sealed class RetryLaterException(string message) : Exception(message);
 }

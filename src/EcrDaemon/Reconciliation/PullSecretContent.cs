@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -14,13 +13,13 @@ namespace EcrDaemon.Reconciliation;
 /// </summary>
 internal sealed class PullSecretContent
 {
-    private PullSecretContent(byte[] dockerConfigJson, DateTimeOffset expiresAt, IReadOnlyList<string> hosts)
+    private PullSecretContent(byte[] dockerConfigJson, TokenSet tokens)
     {
         DockerConfigJson = dockerConfigJson;
         Hash = HashOf(dockerConfigJson)!;
-        ExpiresAt = expiresAt;
-        Expiry = expiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-        Hosts = hosts;
+        ExpiresAt = tokens.ExpiresAt;
+        Expiry = tokens.Expiry;
+        Hosts = [.. tokens.Tokens.Select(t => t.RegistryHost)];
     }
 
     public byte[] DockerConfigJson { get; }
@@ -35,21 +34,16 @@ internal sealed class PullSecretContent
 
     public IReadOnlyList<string> Hosts { get; }
 
-    public static PullSecretContent From(IEnumerable<EcrAuthorizationToken> tokens)
-    {
-        var byHost = tokens.GroupBy(t => t.RegistryHost, StringComparer.Ordinal).Select(g => g.First())
-            .OrderBy(t => t.RegistryHost, StringComparer.Ordinal).ToList();
-        if (byHost.Count == 0)
-        {
-            throw new ArgumentException("at least one token is needed", nameof(tokens));
-        }
+    public static PullSecretContent From(IEnumerable<EcrAuthorizationToken> tokens) => From(TokenSet.From(tokens));
 
+    public static PullSecretContent From(TokenSet tokens)
+    {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
             json.WriteStartObject("auths");
-            foreach (var token in byHost)
+            foreach (var token in tokens.Tokens)
             {
                 json.WriteStartObject(token.RegistryHost);
                 json.WriteString("username", token.Username);
@@ -62,7 +56,7 @@ internal sealed class PullSecretContent
             json.WriteEndObject();
         }
 
-        return new PullSecretContent(buffer.ToArray(), byHost.Min(t => t.ExpiresAt), [.. byHost.Select(t => t.RegistryHost)]);
+        return new PullSecretContent(buffer.ToArray(), tokens);
     }
 
     [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(data))]

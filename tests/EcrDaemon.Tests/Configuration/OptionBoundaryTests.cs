@@ -1,6 +1,7 @@
 using System.Net;
 using System.Reflection;
 using EcrDaemon.Commands;
+using EcrDaemon.Controller;
 using EcrDaemon.Configuration;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Daemon;

@@ -1,4 +1,5 @@
 using EcrDaemon.Kubernetes;
+using EcrDaemon.Reconciliation;
 using EcrDaemon.Testing;
 using k8s;
 using k8s.Models;

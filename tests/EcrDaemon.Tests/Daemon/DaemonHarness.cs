@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Amazon.Runtime;
 using EcrDaemon.Aws;
 using EcrDaemon.Commands;
+using EcrDaemon.Controller;
 using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Queues;

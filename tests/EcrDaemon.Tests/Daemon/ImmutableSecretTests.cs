@@ -1,4 +1,5 @@
 using EcrDaemon.Kubernetes;
+using EcrDaemon.Reconciliation;
 using EcrDaemon.TestCluster.Api;
 using EcrDaemon.Testing;
 using k8s;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using EcrDaemon.LeaderElection;
-using EcrDaemon.Reconciliation;
+using EcrDaemon.Controller;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster;
 using EcrDaemon.Testing;

@@ -1,4 +1,5 @@
 using EcrDaemon.Kubernetes;
+using EcrDaemon.Reconciliation;
 using EcrDaemon.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using k8s;

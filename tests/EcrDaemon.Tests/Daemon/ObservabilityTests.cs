@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Net;
+using EcrDaemon.Controller;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster.Api;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Support;
-using EcrDaemon.Reconciliation;
 using k8s;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;

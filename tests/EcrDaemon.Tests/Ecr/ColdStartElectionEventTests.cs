@@ -1,4 +1,4 @@
-using EcrDaemon.Reconciliation;
+using EcrDaemon.Controller;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster;
 using EcrDaemon.TestCluster.Api;

@@ -1,5 +1,5 @@
+using EcrDaemon.Controller;
 using EcrDaemon.Ecr;
-using EcrDaemon.Reconciliation;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster.Api;
 using EcrDaemon.Testing;

@@ -1,10 +1,12 @@
 using EcrDaemon.StandIns;
 using Amazon.Runtime;
 using EcrDaemon.Aws;
+using EcrDaemon.Controller;
 using EcrDaemon.Ecr;
 using EcrDaemon.Tests.Ecr;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace EcrDaemon.Tests.Support;
@@ -16,7 +18,7 @@ internal sealed class StaticCredentialSource(AWSCredentials credentials, string 
         Task.FromResult(new ResolvedCredentials(credentials, source));
 }
 
-/// <summary>Builds the daemon's real ECR services (AddEcr) over in-memory configuration, for in-process tests.</summary>
+/// <summary>Builds the daemon's real ECR services (AddEcr, with the options and clock the composition root registers) over in-memory configuration, for in-process tests.</summary>
 internal static class EcrTestServices
 {
     /// <summary>
@@ -65,7 +67,9 @@ internal static class EcrTestServices
         services.AddSingleton<IAwsCredentialSource>(new StaticCredentialSource(
             credentials ?? new BasicAWSCredentials(EcrStandIn.DefaultAccessKeyId, EcrStandIn.DefaultSecretAccessKey)));
         customize?.Invoke(services);
-        services.AddEcr(configuration);
+        services.AddDaemonOptions(configuration);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddEcr();
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 

@@ -11,6 +11,13 @@ public sealed class WorkQueueTests
 
     private static string Show(IEnumerable<string> keys) => $"[{string.Join(", ", keys)}]";
 
+    /// <summary>A process that succeeds unless it throws.</summary>
+    private static Func<string, CancellationToken, Task<WorkResult>> Work(Func<string, CancellationToken, Task> process) => async (key, cancellationToken) =>
+    {
+        await process(key, cancellationToken);
+        return WorkResult.Done;
+    };
+
     [Theory]
     [InlineData(0, 200)]
     [InlineData(1, 200)]
@@ -48,9 +55,9 @@ public sealed class WorkQueueTests
             (key, _) =>
             {
                 processed.Enqueue(key);
-                return Task.CompletedTask;
+                return Task.FromResult(WorkResult.Done);
             },
-            (key, _, _) => retries.Enqueue(key),
+            (key, _, _, _) => retries.Enqueue(key),
             stop.Token);
         queue.Add("z");
         await Poll.Until(() => processed.Contains("z"), () => Show(processed));
@@ -123,7 +130,7 @@ public sealed class WorkQueueTests
         queue.Add("a");
         using var stop = new CancellationTokenSource();
         var retries = new ConcurrentQueue<string>();
-        var run = queue.RunAsync(2, Process, (key, _, _) => retries.Enqueue(key), stop.Token);
+        var run = queue.RunAsync(2, Work(Process), (key, _, _, _) => retries.Enqueue(key), stop.Token);
         await firstStarted.Task.WaitAsync(Deadline);
 
         queue.Add("a");
@@ -199,7 +206,7 @@ public sealed class WorkQueueTests
         }
 
         using var stop = new CancellationTokenSource();
-        var run = queue.RunAsync(workers, Process, (_, _, _) => { }, stop.Token);
+        var run = queue.RunAsync(workers, Work(Process), (_, _, _, _) => { }, stop.Token);
 
         await Poll.Until(() => { lock (sync) { return running == workers; } }, Seen);
         // Every worker is held, so the other two keys are still waiting.
@@ -237,7 +244,7 @@ public sealed class WorkQueueTests
 
         queue.Add("a");
         using var stop = new CancellationTokenSource();
-        var run = queue.RunAsync(1, Process, (key, error, delay) => retries.Enqueue((key, error.Message, delay)), stop.Token);
+        var run = queue.RunAsync(1, Work(Process), (key, error, _, delay) => retries.Enqueue((key, error!.Message, delay)), stop.Token);
 
         // Two failures, then success on the retry.
         await Poll.Until(() => Volatile.Read(ref attempts) == 3, Seen);
@@ -257,6 +264,38 @@ public sealed class WorkQueueTests
         Assert.Equal(TimeSpan.FromMilliseconds(200), WorkQueue.RetryDelay(1));
         Assert.Equal(TimeSpan.FromMilliseconds(400), WorkQueue.RetryDelay(2));
         Assert.Equal(5, attempts);
+        Assert.Empty(outcomes);
+    }
+
+    [Fact]
+    public async Task RetryLater_is_retried_with_the_same_backoff_as_a_failure_and_Done_forgets_it()
+    {
+        var queue = new WorkQueue(TimeProvider.System);
+        // null: the run is done; else it asks to run again later, for that reason.
+        var outcomes = new ConcurrentQueue<string?>(["conflict 1", "conflict 2", null]);
+        var attempts = 0;
+        var retries = new ConcurrentQueue<(string Key, Exception? Error, string? Reason, TimeSpan Delay)>();
+
+        Task<WorkResult> Process(string key, CancellationToken cancellationToken)
+        {
+            var attempt = Interlocked.Increment(ref attempts);
+            Assert.True(outcomes.TryDequeue(out var reason), $"unexpected attempt {attempt}");
+            return Task.FromResult(reason is null ? WorkResult.Done : WorkResult.RetryLater(reason));
+        }
+
+        queue.Add("a");
+        using var stop = new CancellationTokenSource();
+        var run = queue.RunAsync(1, Process, (key, error, reason, delay) => retries.Enqueue((key, error, reason, delay)), stop.Token);
+        await Poll.Until(() => Volatile.Read(ref attempts) == 3 && queue.Idle, () => $"attempts {Volatile.Read(ref attempts)}, retries {retries.Count}");
+        await stop.CancelAsync();
+        await run.WaitAsync(Deadline);
+
+        Assert.Equal(
+            [
+                ("a", null, "conflict 1", WorkQueue.RetryDelay(1)),
+                ("a", null, "conflict 2", WorkQueue.RetryDelay(2)),
+            ],
+            retries);
         Assert.Empty(outcomes);
     }
 
@@ -287,11 +326,11 @@ public sealed class WorkQueueTests
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stop = new CancellationTokenSource();
-        var run = queue.RunAsync(1, async (key, ct) =>
+        var run = queue.RunAsync(1, Work(async (key, ct) =>
         {
             started.TrySetResult();
             await release.Task.WaitAsync(ct);
-        }, (_, _, _) => { }, stop.Token);
+        }), (_, _, _, _) => { }, stop.Token);
         await started.Task.WaitAsync(Deadline);
         Assert.Equal(1, queue.Workers);
         Assert.Null(queue.Wedged(timeout)); // the hour of waiting before the term does not count
@@ -317,11 +356,11 @@ public sealed class WorkQueueTests
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stop = new CancellationTokenSource();
-        var run = queue.RunAsync(1, async (key, ct) =>
+        var run = queue.RunAsync(1, Work(async (key, ct) =>
         {
             started.TrySetResult();
             await release.Task.WaitAsync(ct);
-        }, (_, _, _) => { }, stop.Token);
+        }), (_, _, _, _) => { }, stop.Token);
         await started.Task.WaitAsync(Deadline);
 
         // Three timeouts of one run, with progress every minute (a write per ServiceAccount, say).

@@ -4,77 +4,51 @@ using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.LeaderElection;
 using EcrDaemon.Queues;
-using k8s;
-using k8s.Models;
+using EcrDaemon.Reconciliation;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace EcrDaemon.Reconciliation;
+namespace EcrDaemon.Controller;
 
 /// <summary>
-/// The daemon's main loop: three informers (namespaces; ServiceAccounts; the managed secrets, by
-/// field selector <c>metadata.name=&lt;SecretName&gt;</c> so that no other secret is ever read) feed
-/// namespace keys into the work queue, whose workers run <see cref="NamespaceReconciler"/>. A new
-/// token, the first sync and every <c>ResyncInterval</c> enqueue every namespace.
+/// The daemon's main loop: the registered informers (<see cref="InformerRegistration"/>) feed
+/// namespace keys into the work queue; while this replica leads, the queue's workers run
+/// <see cref="NamespaceReconciler"/>. A new token, the first sync of a term and every
+/// <c>ResyncInterval</c> enqueue every namespace.
 /// </summary>
 internal sealed class PullSecretController(
-    IKubernetes client,
+    IEnumerable<IInformer> informers,
     ClusterState state,
     WorkQueue queue,
     NamespaceReconciler reconciler,
     TokenRefresher tokens,
-    InformerSettings informerSettings,
-    DaemonMetrics metrics,
     EventRecorder events,
     Leadership leadership,
+    ControllerMetrics gauges,
     IOptions<EcrDaemonOptions> options,
     TimeProvider time,
     ILoggerFactory loggers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<PullSecretController>();
+    private readonly IReadOnlyList<IInformer> _informers = [.. informers];
     private readonly TaskCompletionSource _syncedOnce = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _synced;
 
     /// <summary>True once every informer has listed once.</summary>
     public bool Synced => _synced;
 
-    /// <summary>The informers, once started (for liveness).</summary>
-    public IReadOnlyList<IInformerStatus> Informers { get; private set; } = [];
+    /// <summary>The controller's gauges, created with it so that they are there from the start.</summary>
+    public ControllerMetrics Gauges { get; } = gauges;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var secretField = $"metadata.name={settings.SecretName}";
-        var informerLogger = loggers.CreateLogger("EcrDaemon.Kubernetes.Informer");
-        var namespaces = new Informer<V1Namespace>("namespaces",
-            async (limit, next, ct) => Page(await client.CoreV1.ListNamespaceAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
-            (rv, timeout, onError, ct) => client.CoreV1.WatchListNamespaceAsync(
-                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-            state.Namespaces, informerSettings, time, metrics, informerLogger);
-        var serviceAccounts = new Informer<V1ServiceAccount>("serviceaccounts",
-            async (limit, next, ct) => Page(await client.CoreV1.ListServiceAccountForAllNamespacesAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
-            (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceAccountForAllNamespacesAsync(
-                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-            state.ServiceAccounts, informerSettings, time, metrics, informerLogger);
-        var secrets = new Informer<V1Secret>("secrets",
-            async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
-                fieldSelector: secretField, limit: limit, continueParameter: next, cancellationToken: ct)),
-            (rv, timeout, onError, ct) => client.CoreV1.WatchListSecretForAllNamespacesAsync(
-                allowWatchBookmarks: true, fieldSelector: secretField, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
-            state.Secrets, informerSettings, time, metrics, informerLogger);
-
-        Informers = [namespaces, serviceAccounts, secrets];
         tokens.Changed += _ => EnqueueOptedIn();
         tokens.FailureStarted += failure => _ = WarnTokenFailureAsync(failure, settings.SecretName, stoppingToken);
-        var running = new List<Task>
-        {
-            namespaces.RunAsync(stoppingToken),
-            serviceAccounts.RunAsync(stoppingToken),
-            secrets.RunAsync(stoppingToken),
-        };
+        var running = _informers.Select(i => i.RunAsync(stoppingToken)).ToList();
 
-        await Task.WhenAll(namespaces.Synced, serviceAccounts.Synced, secrets.Synced).WaitAsync(stoppingToken);
+        await Task.WhenAll(_informers.Select(i => i.Synced)).WaitAsync(stoppingToken);
         _synced = true;
         _syncedOnce.TrySetResult();
         if (_logger.IsEnabled(LogLevel.Information))
@@ -108,7 +82,7 @@ internal sealed class PullSecretController(
             EnqueueAll();
             await Task.WhenAll(
                 queue.RunAsync(settings.Concurrency, reconciler.ReconcileAsync,
-                    (ns, e, delay) => _logger.ReconcileRetrying(ns, e is RetryLaterException ? e.Message : ApiErrors.Describe(e), delay), leading.Token),
+                    (ns, e, reason, delay) => _logger.ReconcileRetrying(ns, reason ?? ApiErrors.Describe(e!), delay), leading.Token),
                 ResyncAsync(settings.ResyncInterval, leading.Token));
         }
     }
@@ -175,13 +149,4 @@ internal sealed class PullSecretController(
     }
 
     private void EnqueueOptedIn() => state.OptedIn().ToList().ForEach(queue.Add);
-
-    private static (IList<T> Items, string ResourceVersion, string? Continue) Page<T>(IKubernetesObject<V1ListMeta> list, IList<T> items) =>
-        (items, list.Metadata.ResourceVersion, list.Metadata.ContinueProperty);
-
-    private static (IList<V1Namespace>, string, string?) Page(V1NamespaceList list) => Page(list, list.Items);
-
-    private static (IList<V1ServiceAccount>, string, string?) Page(V1ServiceAccountList list) => Page(list, list.Items);
-
-    private static (IList<V1Secret>, string, string?) Page(V1SecretList list) => Page(list, list.Items);
 }

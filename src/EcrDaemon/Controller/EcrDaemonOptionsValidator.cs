@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using EcrDaemon.Configuration;
 using EcrDaemon.Kubernetes;
 using Microsoft.Extensions.Options;
 
-namespace EcrDaemon.Configuration;
+namespace EcrDaemon.Controller;
 
 /// <summary>
 /// Checks the configuration at start; each problem is one sentence naming the key. Every option has

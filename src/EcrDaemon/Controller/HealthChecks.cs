@@ -2,7 +2,6 @@ using EcrDaemon.Configuration;
 using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Queues;
-using EcrDaemon.Reconciliation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
@@ -10,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
-namespace EcrDaemon.Diagnostics;
+namespace EcrDaemon.Controller;
 
 /// <summary>
 /// <c>/livez</c>: this replica's own loops make progress. It fails when the work queue is wedged (a
@@ -20,7 +19,7 @@ namespace EcrDaemon.Diagnostics;
 /// follower, a replica without a token, an ex-leader) are not a fault, and neither is an API server
 /// that does not answer: the informer loop keeps beating while it retries.
 /// </summary>
-internal sealed class LivenessCheck(WorkQueue queue, PullSecretController controller, InformerSettings informers,
+internal sealed class LivenessCheck(WorkQueue queue, IEnumerable<IInformer> informers, InformerSettings informerSettings,
     IOptions<EcrDaemonOptions> options, TimeProvider time) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -31,9 +30,9 @@ internal sealed class LivenessCheck(WorkQueue queue, PullSecretController contro
             return Task.FromResult(HealthCheckResult.Unhealthy($"the work loop is wedged: {wedged}"));
         }
 
-        var silence = timeout > informers.StallTimeout * 2 ? timeout : informers.StallTimeout * 2;
+        var silence = timeout > informerSettings.StallTimeout * 2 ? timeout : informerSettings.StallTimeout * 2;
         var now = time.GetUtcNow();
-        if (controller.Informers.FirstOrDefault(i => now - i.LastProgress > silence) is { } stuck)
+        if (informers.FirstOrDefault(i => now - i.LastProgress > silence) is { } stuck)
         {
             var heard = stuck.LastActivity == DateTimeOffset.MinValue ? "never" : $"{stuck.LastActivity:O}";
             return Task.FromResult(HealthCheckResult.Unhealthy(
@@ -47,13 +46,13 @@ internal sealed class LivenessCheck(WorkQueue queue, PullSecretController contro
 }
 
 /// <summary><c>/readyz</c>: the informers have synced once, and a token that has not expired is held.</summary>
-internal sealed class ReadinessCheck(PullSecretController controller, TokenRefresher tokens, TimeProvider time) : IHealthCheck
+internal sealed class ReadinessCheck(IEnumerable<IInformer> informers, TokenRefresher tokens, TimeProvider time) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var problem = !controller.Synced ? "the first sync has not finished"
-            : tokens.Current is not { } content ? "no ECR token is held yet"
-            : content.ExpiresAt <= time.GetUtcNow() ? $"the held ECR token expired at {content.Expiry}"
+        var problem = !informers.All(i => i.Synced.IsCompletedSuccessfully) ? "the first sync has not finished"
+            : tokens.Current is not { } held ? "no ECR token is held yet"
+            : held.ExpiresAt <= time.GetUtcNow() ? $"the held ECR token expired at {held.Expiry}"
             : null;
         return Task.FromResult(problem is null ? HealthCheckResult.Healthy("synced, with an unexpired token") : HealthCheckResult.Unhealthy(problem));
     }

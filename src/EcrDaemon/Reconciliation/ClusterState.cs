@@ -1,10 +1,8 @@
 using EcrDaemon.Configuration;
-using EcrDaemon.Queues;
-using EcrDaemon.Reconciliation;
+using EcrDaemon.Kubernetes;
 using k8s.Models;
-using Microsoft.Extensions.Options;
 
-namespace EcrDaemon.Kubernetes;
+namespace EcrDaemon.Reconciliation;
 
 /// <summary>What reconcile needs to know of a namespace.</summary>
 internal sealed record NamespaceView(string Name, bool OptedIn, bool Terminating);
@@ -18,14 +16,15 @@ internal sealed record ServiceAccountView(string Namespace, string Name, string 
 internal sealed record SecretView(string Namespace, string ResourceVersion, string? Type, bool Managed, string? DataHash, string? Expiry, bool Immutable = false);
 
 /// <summary>
-/// The informers' caches of namespaces, ServiceAccounts and the managed secrets. Every change
-/// enqueues the namespace it touched.
+/// What reconcile reads: the informers' caches of namespaces, ServiceAccounts and the managed
+/// secrets, each object projected to what reconcile needs (the opt-in policy: selector and
+/// exclusions; a hash of the secret's data). Every change reports the namespace it touched to
+/// <c>changed</c> (the controller maps it to a work-queue key).
 /// </summary>
 internal sealed class ClusterState
 {
-    public ClusterState(IOptions<EcrDaemonOptions> options, WorkQueue queue)
+    public ClusterState(EcrDaemonOptions settings, Action<string> changed)
     {
-        var settings = options.Value;
         var selector = LabelSelector.Parse(settings.NamespaceSelector);
         var excluded = settings.Excluded.ToHashSet(StringComparer.Ordinal);
         var secretName = settings.SecretName;
@@ -34,7 +33,7 @@ internal sealed class ClusterState
         Namespaces = new(ns => new NamespaceView(
             ns.Metadata.Name,
             !excluded.Contains(ns.Metadata.Name) && selector.Matches(ns.Metadata.Labels),
-            ns.Metadata.DeletionTimestamp is not null || ns.Status?.Phase == "Terminating"), queue.Add);
+            ns.Metadata.DeletionTimestamp is not null || ns.Status?.Phase == "Terminating"), changed);
         ServiceAccounts = new(sa => new ServiceAccountView(
             strings.Share(sa.Metadata.NamespaceProperty),
             strings.Share(sa.Metadata.Name),
@@ -46,7 +45,7 @@ internal sealed class ClusterState
                 var references => [.. references.Select(r => strings.Share(r.Name ?? ""))],
             },
             sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName,
-            sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var other) == true && other != secretName ? strings.Share(other) : null), queue.Add);
+            sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var other) == true && other != secretName ? strings.Share(other) : null), changed);
         Secrets = new(secret => new SecretView(
             secret.Metadata.NamespaceProperty,
             secret.Metadata.ResourceVersion,
@@ -54,7 +53,7 @@ internal sealed class ClusterState
             secret.Metadata.Labels?.TryGetValue(Markers.ManagedByLabel, out var by) == true && by == Markers.ManagedByValue,
             strings.Share(PullSecretContent.HashOf(secret.Data?.TryGetValue(Markers.DockerConfigJsonKey, out var data) == true ? data : null)),
             strings.Share(secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null),
-            secret.Immutable == true), queue.Add);
+            secret.Immutable == true), changed);
     }
 
     public ObjectCache<V1Namespace, NamespaceView> Namespaces { get; }

@@ -1,0 +1,37 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using EcrDaemon.Diagnostics;
+
+namespace EcrDaemon.Reconciliation;
+
+/// <summary>
+/// The reconciler's instruments: how long a reconcile takes, why one failed, and the two sets of
+/// namespaces whose sizes are gauges (out of sync; blocked by a secret the daemon does not own).
+/// </summary>
+internal sealed class ReconcileMetrics
+{
+    private readonly Histogram<double> _duration;
+    private readonly Counter<long> _errors;
+
+    public ReconcileMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(DaemonMeter.Name);
+        _duration = meter.CreateHistogram("ecr_daemon_reconcile_duration", unit: "s", description: "Time to reconcile one namespace.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+        _errors = meter.CreateCounter<long>("ecr_daemon_reconcile_errors", description: "Reconciles that failed and were retried, by reason.");
+        meter.CreateObservableGauge("ecr_daemon_namespaces_out_of_sync", () => OutOfSync.Count,
+            description: "Opted-in namespaces whose last reconcile did not reach the desired state.");
+        meter.CreateObservableGauge("ecr_daemon_unmanaged_secret_conflicts", () => Conflicts.Count,
+            description: "Namespaces where a same-named secret the daemon does not own blocks it.");
+    }
+
+    /// <summary>Opted-in namespaces whose last reconcile did not reach the desired state.</summary>
+    public ConcurrentDictionary<string, byte> OutOfSync { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Namespaces where a same-named secret we do not own blocks us.</summary>
+    public ConcurrentDictionary<string, byte> Conflicts { get; } = new(StringComparer.Ordinal);
+
+    public void Reconciled(TimeSpan duration) => _duration.Record(duration.TotalSeconds);
+
+    public void ReconcileFailed(string reason) => _errors.Add(1, new KeyValuePair<string, object?>("reason", reason));
+}

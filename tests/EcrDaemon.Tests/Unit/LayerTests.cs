@@ -1,0 +1,154 @@
+using System.Text.RegularExpressions;
+using EcrDaemon.Testing;
+using Xunit;
+
+namespace EcrDaemon.Tests.Unit;
+
+/// <summary>
+/// Data flows one way: a folder of <c>src/EcrDaemon</c> may use only the folders below it. Every
+/// <c>using EcrDaemon.X</c>, every fully qualified <c>EcrDaemon.X.</c> reference in code (string
+/// literals do not count) and the file's own namespace are checked against <see cref="Layers"/>.
+/// </summary>
+public sealed partial class LayerTests
+{
+    /// <summary>
+    /// The one table of the layer order: a folder (= namespace under <c>EcrDaemon</c>) may import a
+    /// folder of a strictly lower rank, never one of its own rank or above (besides itself).
+    /// <list type="bullet">
+    /// <item>0, the leaves, import no folder: <c>Configuration</c> (the bound options),
+    /// <c>Diagnostics</c> (the [LoggerMessage] log and the meter's name) and <c>Queues</c> (the
+    /// generic dedup work queue and its result type: the controller owns and runs it, the
+    /// reconciler returns its result and reports progress to it, so it sits below both).</item>
+    /// <item>1: <c>Aws</c> (credentials) and <c>Kubernetes</c> (client, informer, cache, events, HTTP
+    /// handler, selector): facts about the cluster, nothing about pull secrets.</item>
+    /// <item>2: <c>Ecr</c> (token client and refresher, built on Aws credentials): publishes tokens.</item>
+    /// <item>3: <c>Reconciliation</c> (the desired state: secret body, projected cluster state, opt-in
+    /// policy, reconcile) and <c>LeaderElection</c> (the Lease; a replica without a token does not compete).</item>
+    /// <item>4: <c>Controller</c>: the composition root, informer registration, event → key mapping,
+    /// the leader-gated runner, health checks and the options validator (it checks options against
+    /// what the lower layers accept, e.g. the Kubernetes selector grammar).</item>
+    /// <item>5: <c>Commands</c>, the entry points; 6: <c>Program</c> (files at the root of the project), which dispatches to them.</item>
+    /// </list>
+    /// </summary>
+    private static readonly Dictionary<string, int> Layers = new(StringComparer.Ordinal)
+    {
+        ["Configuration"] = 0,
+        ["Diagnostics"] = 0,
+        ["Queues"] = 0,
+        ["Aws"] = 1,
+        ["Kubernetes"] = 1,
+        ["Ecr"] = 2,
+        ["Reconciliation"] = 3,
+        ["LeaderElection"] = 3,
+        ["Controller"] = 4,
+        ["Commands"] = 5,
+        [Root] = 6,
+    };
+
+    /// <summary>The layer of files at the project's root (Program.cs), which declare no namespace of a folder.</summary>
+    private const string Root = "Program";
+
+    private static string Source { get; } = Path.Combine(Tools.RepositoryRoot, "src", "EcrDaemon");
+
+    [Fact]
+    public void Every_folder_of_src_is_in_the_layer_table()
+    {
+        var folders = Directory.GetDirectories(Source).Select(Path.GetFileName)
+            .Where(f => f is not ("bin" or "obj") && Directory.EnumerateFiles(Path.Combine(Source, f!), "*.cs", SearchOption.AllDirectories).Any())
+            .ToList();
+        Assert.NotEmpty(folders);
+        Assert.All(folders, f => Assert.True(Layers.ContainsKey(f!), $"src/EcrDaemon/{f}/ is not in LayerTests.Layers: give it a rank"));
+    }
+
+    [Fact]
+    public void No_file_imports_a_layer_at_or_above_its_own()
+    {
+        var files = SourceFiles().ToList();
+        Assert.True(files.Count > 30, $"only {files.Count} source files found under {Source}");
+        var violations = files.SelectMany(Violations).ToList();
+        Assert.True(violations.Count == 0, "forbidden imports (see LayerTests.Layers):\n" + string.Join('\n', violations));
+    }
+
+    /// <summary>The checker itself: an upward import, a fully qualified one and a misplaced namespace are each caught; a string literal is not.</summary>
+    [Fact]
+    public void The_checker_flags_upward_imports_and_nothing_else()
+    {
+        string[] lines =
+        [
+            "using EcrDaemon.Configuration;",
+            "using EcrDaemon.Reconciliation;",
+            "namespace EcrDaemon.Kubernetes;",
+            "var x = e is EcrDaemon.Queues.WorkResult or EcrDaemon.Controller.Thing;",
+            "logger = loggers.CreateLogger(\"EcrDaemon.Commands.Whatever\");",
+        ];
+        var found = Check("src/EcrDaemon/Kubernetes/Sample.cs", "Kubernetes", lines).ToList();
+        Assert.Equal(2, found.Count);
+        Assert.Contains("Sample.cs:2: Kubernetes (rank 1) imports EcrDaemon.Reconciliation (rank 3)", found[0], StringComparison.Ordinal);
+        Assert.Contains("Sample.cs:4: Kubernetes (rank 1) imports EcrDaemon.Controller (rank 4)", found[1], StringComparison.Ordinal);
+
+        var misplaced = Check("src/EcrDaemon/Ecr/Sample.cs", "Ecr", ["namespace EcrDaemon.Reconciliation;"]).ToList();
+        Assert.Equal(["src/EcrDaemon/Ecr/Sample.cs:1: a file in Ecr/ declares namespace EcrDaemon.Reconciliation"], misplaced);
+
+        var unknown = Check("src/EcrDaemon/Ecr/Sample.cs", "Ecr", ["using EcrDaemon.Somewhere;"]).ToList();
+        Assert.Equal(["src/EcrDaemon/Ecr/Sample.cs:1: Ecr imports EcrDaemon.Somewhere, which is not in the layer table"], unknown);
+    }
+
+    private static IEnumerable<string> SourceFiles() =>
+        Directory.EnumerateFiles(Source, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !Path.GetRelativePath(Source, f).Split(Path.DirectorySeparatorChar).Any(p => p is "bin" or "obj"))
+            .Order(StringComparer.Ordinal);
+
+    private static IEnumerable<string> Violations(string file)
+    {
+        var relative = Path.GetRelativePath(Source, file).Split(Path.DirectorySeparatorChar);
+        var layer = relative.Length == 1 ? Root : relative[0];
+        return Check($"src/EcrDaemon/{string.Join('/', relative)}", layer, File.ReadAllLines(file));
+    }
+
+    private static IEnumerable<string> Check(string path, string layer, string[] lines)
+    {
+        var rank = Layers.TryGetValue(layer, out var r) ? r : throw new InvalidOperationException($"{path}: {layer} is not in the layer table");
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = StringLiteral().Replace(lines[i], "\"\"");
+            var where = $"{path}:{i + 1}";
+            if (NamespaceDeclaration().Match(line) is { Success: true } declared)
+            {
+                var own = declared.Groups["layer"].Value;
+                if (own != layer)
+                {
+                    yield return $"{where}: a file in {layer}/ declares namespace EcrDaemon.{own}";
+                }
+
+                continue;
+            }
+
+            foreach (var used in Reference().Matches(line).Select(m => m.Groups["layer"].Value).Distinct(StringComparer.Ordinal))
+            {
+                if (used == layer)
+                {
+                    continue;
+                }
+
+                if (!Layers.TryGetValue(used, out var usedRank))
+                {
+                    yield return $"{where}: {layer} imports EcrDaemon.{used}, which is not in the layer table";
+                }
+                else if (usedRank >= rank)
+                {
+                    yield return $"{where}: {layer} (rank {rank}) imports EcrDaemon.{used} (rank {usedRank}): {lines[i].Trim()}";
+                }
+            }
+        }
+    }
+
+    [GeneratedRegex("""^\s*namespace\s+EcrDaemon\.(?<layer>[A-Za-z]+)""")]
+    private static partial Regex NamespaceDeclaration();
+
+    /// <summary><c>using EcrDaemon.X;</c>, <c>using static EcrDaemon.X.Y;</c>, <c>using A = EcrDaemon.X.Y;</c> and <c>EcrDaemon.X.</c> in code or a cref.</summary>
+    [GeneratedRegex("""(?<![\w.])EcrDaemon\.(?<layer>[A-Z][A-Za-z]*)(?=\s*[;.])""")]
+    private static partial Regex Reference();
+
+    [GeneratedRegex(""""@?"(?:[^"\\]|\\.)*"""")]
+    private static partial Regex StringLiteral();
+}
