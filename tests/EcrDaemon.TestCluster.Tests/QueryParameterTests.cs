@@ -308,6 +308,19 @@ public sealed class QueryParameterTests : IAsyncLifetime
         AssertStatus(ahead, 504, "Timeout", $"Timeout: Too large resource version: {newer}, current: {current}");
         Assert.Equal(1, (int)ahead.Json["details"]!["retryAfterSeconds"]!);
         Assert.Equal("ResourceVersionTooLarge", (string?)ahead.Json["details"]!["causes"]![0]!["reason"]);
+
+        // An exact read goes to storage, which refuses a future revision at once and without a retry
+        // hint (etcd3 store: validateMinimumResourceVersion passes 0; RetryAfterSeconds is omitempty).
+        var exactAhead = await GetAsync(Secrets + $"?resourceVersion={newer}&resourceVersionMatch=Exact");
+        AssertStatus(exactAhead, 504, "Timeout", $"Timeout: Too large resource version: {newer}, current: {current}");
+        Assert.Null(exactAhead.Json["details"]!["retryAfterSeconds"]);
+
+        // resourceVersion is unsigned 64-bit (strconv.ParseUint): 2^64-1 is valid and simply ahead.
+        const string maxUnsigned = "18446744073709551615";
+        AssertStatus(await GetAsync(Secrets + $"?resourceVersion={maxUnsigned}&resourceVersionMatch=Exact"), 504, "Timeout",
+            $"Timeout: Too large resource version: {maxUnsigned}, current: {current}");
+        AssertStatus(await GetAsync(Secrets + "?resourceVersion=18446744073709551616"), 500, null,
+            "resourceVersion: Invalid value: \"18446744073709551616\": strconv.ParseUint: parsing \"18446744073709551616\": value out of range");
     }
 
     [Fact]

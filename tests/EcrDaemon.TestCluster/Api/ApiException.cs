@@ -142,18 +142,24 @@ public sealed class ApiException : Exception
 
     /// <summary>
     /// storage.NewTooLargeResourceVersionError as the API server renders it: 504 Timeout with the
-    /// cause ResourceVersionTooLarge and retryAfterSeconds 1 (k8s.io/apiserver/pkg/storage/errors.go).
+    /// cause ResourceVersionTooLarge (k8s.io/apiserver/pkg/storage/errors.go), and retryAfterSeconds
+    /// only when non-zero (metav1.StatusDetails.RetryAfterSeconds is omitempty).
     /// </summary>
-    public static ApiException TooLargeResourceVersion(long wanted, long current)
+    public static ApiException TooLargeResourceVersion(ulong wanted, long current, int retryAfterSeconds)
     {
         // apierrors.NewTimeoutError prefixes its message with "Timeout: ".
         var message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"Timeout: Too large resource version: {wanted}, current: {current}");
-        return new ApiException(504, "Timeout", message, new JsonObject
+        var details = new JsonObject
         {
             ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ResourceVersionTooLarge", ["message"] = "Too large resource version" }),
-            ["retryAfterSeconds"] = 1,
-        }, retryAfterSeconds: 1);
+        };
+        if (retryAfterSeconds > 0)
+        {
+            details["retryAfterSeconds"] = retryAfterSeconds;
+        }
+
+        return new ApiException(504, "Timeout", message, details, retryAfterSeconds > 0 ? retryAfterSeconds : null);
     }
 
     public static ApiException Unauthorized() => new(401, "Unauthorized", "Unauthorized");

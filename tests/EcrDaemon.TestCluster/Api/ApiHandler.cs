@@ -328,18 +328,27 @@ public sealed class ApiHandler(
 
         var exact = parameters.ResourceVersionMatch == ListParameters.Exact
                     || (parameters.ResourceVersionMatch.Length == 0 && parameters.Limit > 0);
+        if (exact && (ulong)Store.CurrentResourceVersion < wanted)
+        {
+            // An exact read goes to storage, which compares with its current revision at once and
+            // says so without a retry hint (etcd3 store: validateMinimumResourceVersion, retry 0).
+            throw ApiException.TooLargeResourceVersion(wanted, Store.CurrentResourceVersion, retryAfterSeconds: 0);
+        }
+
+        // A not-older-than read waits up to 3 s for the watch cache to catch up (cacher:
+        // waitUntilFreshAndBlock, then retry 1).
         var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(3);
-        while (Store.CurrentResourceVersion < wanted)
+        while ((ulong)Store.CurrentResourceVersion < wanted)
         {
             if (time.GetUtcNow() >= deadline)
             {
-                throw ApiException.TooLargeResourceVersion(wanted, Store.CurrentResourceVersion);
+                throw ApiException.TooLargeResourceVersion(wanted, Store.CurrentResourceVersion, retryAfterSeconds: 1);
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancel);
         }
 
-        if (exact && wanted != Store.CurrentResourceVersion)
+        if (exact && wanted != (ulong)Store.CurrentResourceVersion)
         {
             throw ApiException.Expired("The resourceVersion for the provided list is too old.");
         }

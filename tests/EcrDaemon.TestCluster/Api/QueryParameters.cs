@@ -136,14 +136,14 @@ public static class QueryParameters
     /// <c>resourceVersion: Invalid value: "cool": strconv.ParseUint: parsing "cool": invalid syntax</c>
     /// with code 500. The test cluster answers the same, so a client sees what it would see.
     /// </summary>
-    public static long? ResourceVersion(string text)
+    public static ulong? ResourceVersion(string text)
     {
         if (text.Length == 0 || text == "0")
         {
             return null;
         }
 
-        if (text.All(char.IsAsciiDigit) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var rv))
+        if (text.All(char.IsAsciiDigit) && ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var rv))
         {
             return rv;
         }

@@ -21,7 +21,8 @@ public static class WatchResponder
     public static async Task ServeAsync(HttpContext ctx, ObjectStore store, ApiRequest request, LabelSelector labels,
         FieldSelector fields, ListParameters parameters, bool table, TestClusterOptions options, Faults faults, TimeProvider time)
     {
-        var from = QueryParameters.ResourceVersion(parameters.ResourceVersion);
+        // The store counts in long; a resourceVersion beyond it is in the future either way.
+        var from = QueryParameters.ResourceVersion(parameters.ResourceVersion) is { } rv ? (long)Math.Min(rv, long.MaxValue) : (long?)null;
 
         var ns = request.Type.Namespaced && request.Namespace.Length > 0 ? request.Namespace : null;
         var (watcher, compacted) = faults.TakeWatchExpiry() ? (null, -1) : store.Watch(request.Type, ns, labels, fields, from);
