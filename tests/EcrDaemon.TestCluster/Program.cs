@@ -17,7 +17,8 @@ internal static class TestClusterProgram
           --namespaces N                             create namespaces ns-1..ns-N (default 0)
           --serviceaccounts N                        extra ServiceAccounts sa-1..sa-N in each of those (default 0)
           --namespace-label KEY=VALUE                label for those namespaces (repeatable)
-          --rbac FILE                                Roles/ClusterRoles/bindings (YAML) ServiceAccounts are held to
+          --rbac FILE                                Roles/ClusterRoles/bindings (YAML) ServiceAccounts are held to, and the
+                                                     ValidatingAdmissionPolicies/bindings in it, which every write is held to
           --serviceaccount-kubeconfig NS/NAME=PATH   write a kubeconfig that authenticates as that ServiceAccount (repeatable)
           --namespace-deletion-delay SECONDS         how long a deleted namespace stays Terminating (default 2)
           --bookmark-interval SECONDS                watch bookmark interval (default 60)
@@ -54,7 +55,7 @@ internal static class TestClusterProgram
         }
 
         server.WriteKubeconfig(settings.Kubeconfig);
-        Console.WriteLine($"testcluster: serving {server.Url} (rbac rules: {server.Rbac.RuleCount}); kubeconfig {Path.GetFullPath(settings.Kubeconfig)}");
+        Console.WriteLine($"testcluster: serving {server.Url} (rbac rules: {server.Rbac.RuleCount}) (admission policies: {server.AdmissionPolicies.PolicyCount}, bindings: {server.AdmissionPolicies.BindingCount}); kubeconfig {Path.GetFullPath(settings.Kubeconfig)}");
 
         var stop = new TaskCompletionSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });

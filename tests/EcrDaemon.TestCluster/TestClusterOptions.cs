@@ -18,6 +18,9 @@ public sealed class TestClusterOptions
     /// <summary>How long a watch runs when the client gives no timeoutSeconds (the real server picks 30-60 minutes).</summary>
     public TimeSpan DefaultWatchTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>Roles, ClusterRoles and bindings (multi-document YAML) that ServiceAccount identities are held to.</summary>
+    /// <summary>
+    /// Roles, ClusterRoles and bindings (multi-document YAML) that ServiceAccount identities are held
+    /// to, and the ValidatingAdmissionPolicies and their bindings among them, which hold every write.
+    /// </summary>
     public string? RbacYaml { get; set; }
 }

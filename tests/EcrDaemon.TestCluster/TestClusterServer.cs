@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
+using EcrDaemon.TestCluster.Admission;
 using EcrDaemon.TestCluster.Api;
 using EcrDaemon.TestCluster.Auth;
 using EcrDaemon.TestCluster.Hooks;
@@ -25,9 +26,10 @@ public sealed class TestClusterServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, Identity> _tokens = new(StringComparer.Ordinal);
     private Rbac _rbac;
+    private AdmissionPolicies _admission;
 
     private TestClusterServer(WebApplication app, TestClusterOptions options, ObjectStore store, Operations operations,
-        Faults faults, RequestLog requests, Rbac rbac)
+        Faults faults, RequestLog requests, Rbac rbac, AdmissionPolicies admission)
     {
         _app = app;
         Options = options;
@@ -36,6 +38,7 @@ public sealed class TestClusterServer : IAsyncDisposable
         Faults = faults;
         Requests = requests;
         _rbac = rbac;
+        _admission = admission;
     }
 
     public TestClusterOptions Options { get; }
@@ -57,6 +60,9 @@ public sealed class TestClusterServer : IAsyncDisposable
 
     public Rbac Rbac => _rbac;
 
+    /// <summary>The ValidatingAdmissionPolicies and bindings every write is held to (every identity, the admin too, as on a real server).</summary>
+    public AdmissionPolicies AdmissionPolicies => _admission;
+
     public static async Task<TestClusterServer> StartAsync(TestClusterOptions? options = null, TimeProvider? time = null,
         CancellationToken cancellationToken = default)
     {
@@ -67,6 +73,7 @@ public sealed class TestClusterServer : IAsyncDisposable
         var faults = new Faults();
         var requests = new RequestLog();
         var rbac = options.RbacYaml is null ? Rbac.Empty : Rbac.Load(options.RbacYaml);
+        var admission = options.RbacYaml is null ? AdmissionPolicies.Empty : AdmissionPolicies.Load(options.RbacYaml);
 
         var certificate = ServingCertificate.Create();
         var builder = WebApplication.CreateSlimBuilder();
@@ -79,11 +86,11 @@ public sealed class TestClusterServer : IAsyncDisposable
             k.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
         });
         var app = builder.Build();
-        var server = new TestClusterServer(app, options, store, operations, faults, requests, rbac)
+        var server = new TestClusterServer(app, options, store, operations, faults, requests, rbac, admission)
         {
             CertificateAuthorityPem = ServingCertificate.ToPem(certificate),
         };
-        var handler = new ApiHandler(operations, options, server._tokens, () => server._rbac, faults, requests, time);
+        var handler = new ApiHandler(operations, options, server._tokens, () => server._rbac, () => server._admission, faults, requests, time);
         app.Run(handler.HandleAsync);
 
         foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
@@ -100,6 +107,19 @@ public sealed class TestClusterServer : IAsyncDisposable
 
     /// <summary>Replaces the RBAC rules ServiceAccount identities are held to (multi-document YAML).</summary>
     public void LoadRbac(string yaml) => _rbac = Rbac.Load(yaml);
+
+    /// <summary>Replaces the ValidatingAdmissionPolicies and bindings (multi-document YAML; other kinds are ignored).</summary>
+    public void LoadAdmissionPolicies(string yaml) => _admission = AdmissionPolicies.Load(yaml);
+
+    /// <summary>
+    /// Loads everything the test cluster enforces from one set of manifests (for example the whole
+    /// <c>helm template</c> output): RBAC and ValidatingAdmissionPolicies with their bindings.
+    /// </summary>
+    public void LoadManifests(string yaml)
+    {
+        _rbac = Rbac.Load(yaml);
+        _admission = AdmissionPolicies.Load(yaml);
+    }
 
     /// <summary>A bearer token that authenticates as <paramref name="identity"/>.</summary>
     public string IssueToken(Identity identity)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EcrDaemon.TestCluster.Admission;
 using EcrDaemon.TestCluster.Auth;
 using EcrDaemon.TestCluster.Hooks;
 using EcrDaemon.TestCluster.Storage;
@@ -20,6 +21,7 @@ public sealed class ApiHandler(
     TestClusterOptions options,
     IReadOnlyDictionary<string, Identity> tokens,
     Func<Rbac> rbac,
+    Func<AdmissionPolicies> admission,
     Faults faults,
     RequestLog log,
     TimeProvider time)
@@ -161,6 +163,7 @@ public sealed class ApiHandler(
 
         var table = Tables.Wanted(ctx.Request.Headers.Accept.ToString());
         var ns = request.Namespace;
+        var admit = Admit(ctx, request, identity);
         switch (request.Verb)
         {
             case "get":
@@ -175,18 +178,18 @@ public sealed class ApiHandler(
                 await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, listParameters!, table, options, faults, time);
                 break;
             case "create":
-                var created = operations.Create(type, ns, await ReadObjectAsync(ctx, type));
+                var created = operations.Create(type, ns, await ReadObjectAsync(ctx, type), admit);
                 await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 await WriteObjectAsync(ctx, 201, type, created, false);
                 break;
             case "update":
-                var updated = operations.Update(type, ns, request.Name!, await ReadObjectAsync(ctx, type));
+                var updated = operations.Update(type, ns, request.Name!, await ReadObjectAsync(ctx, type), admit);
                 await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 await WriteObjectAsync(ctx, 200, type, updated, false);
                 break;
             case "patch":
                 var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
-                var patched = operations.Patch(type, ns, request.Name!, contentType, await ReadBodyAsync(ctx));
+                var patched = operations.Patch(type, ns, request.Name!, contentType, await ReadBodyAsync(ctx), admit);
                 await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 await WriteObjectAsync(ctx, 200, type, patched, false);
                 break;
@@ -196,7 +199,7 @@ public sealed class ApiHandler(
                 _ = QueryParameters.Number(query, "gracePeriodSeconds");
                 var body = await ReadBodyAsync(ctx);
                 var deleteOptions = body.Length > 0 ? ParseJson(body, "DeleteOptions") as JsonObject : null;
-                var (deleted, gone) = operations.Delete(type, ns, request.Name!, deleteOptions);
+                var (deleted, gone) = operations.Delete(type, ns, request.Name!, deleteOptions, admit);
                 await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 if (gone)
                 {
@@ -225,6 +228,31 @@ public sealed class ApiHandler(
                 throw ApiException.MethodNotSupported(type.Plural, request.Verb);
         }
     }
+
+    /// <summary>
+    /// Validating admission for a write by <paramref name="identity"/>: the loaded
+    /// ValidatingAdmissionPolicies, evaluated with the request's attributes. Warnings of bindings
+    /// with the Warn action go out as <c>Warning: 299 - "..."</c> headers, as the real server sends them
+    /// (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/warning.go).
+    /// </summary>
+    private Operations.AdmissionCheck Admit(HttpContext ctx, ApiRequest request, Identity identity) => (operation, obj, old) =>
+    {
+        var policies = admission();
+        var warnings = new List<string>();
+        try
+        {
+            var name = obj?["metadata"]?["name"]?.GetValue<string>() ?? request.Name ?? "";
+            policies.Admit(new AdmissionAttributes(operation, request.Type, request.Namespace, name, obj, old, identity),
+                n => Store.Get(ResourceType.Namespaces, "", n)?.Node, warnings);
+        }
+        finally
+        {
+            foreach (var warning in warnings)
+            {
+                ctx.Response.Headers.Append("Warning", "299 - \"" + warning.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"");
+            }
+        }
+    };
 
     /// <summary>
     /// The name a list or watch is authorized for: RequestInfoFactory decodes the whole ListOptions

@@ -12,6 +12,14 @@ namespace EcrDaemon.TestCluster.Api;
 /// </summary>
 public sealed class Operations(ObjectStore store, TestClusterOptions options, TimeProvider time)
 {
+    /// <summary>
+    /// Validating admission: called with the operation (CREATE, UPDATE, DELETE), the object to be
+    /// stored and the stored one, after the object is defaulted and validated and before it is
+    /// stored, as the registry store calls createValidation/updateValidation/deleteValidation.
+    /// Throws to refuse the write.
+    /// </summary>
+    public delegate void AdmissionCheck(string operation, JsonObject? obj, JsonObject? oldObj);
+
     private const string GenerateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
     public ObjectStore Store => store;
@@ -19,7 +27,7 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
     public StoredObject Get(ResourceType type, string ns, string name) =>
         store.Get(type, ns, name) ?? throw ApiException.NotFound(type, name);
 
-    public StoredObject Create(ResourceType type, string ns, JsonObject obj)
+    public StoredObject Create(ResourceType type, string ns, JsonObject obj, AdmissionCheck? admit = null)
     {
         var meta = Metadata(obj);
         if (string.IsNullOrEmpty(meta["name"]?.GetValue<string>()) && meta["generateName"]?.GetValue<string>() is { Length: > 0 } prefix)
@@ -48,6 +56,9 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
             meta["creationTimestamp"] = Timestamp(time.GetUtcNow());
             ApplyDefaults(type, obj, null);
             ThrowIfInvalid(type, obj, null);
+            // registry Store.Create: BeforeCreate (defaults, validation), then createValidation
+            // (validating admission), then the storage create that finds an existing name.
+            admit?.Invoke("CREATE", obj, null);
             if (store.Get(type, ns, name) is not null)
             {
                 throw ApiException.AlreadyExists(type, name);
@@ -63,7 +74,7 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
         }
     }
 
-    public StoredObject Update(ResourceType type, string ns, string name, JsonObject obj)
+    public StoredObject Update(ResourceType type, string ns, string name, JsonObject obj, AdmissionCheck? admit = null)
     {
         PrepareTypeAndNamespace(type, ns, obj);
         var bodyName = Metadata(obj)["name"]?.GetValue<string>();
@@ -81,11 +92,11 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
                 throw ApiException.StaleResourceVersion(type, name);
             }
 
-            return Write(type, existing, obj);
+            return Write(type, existing, obj, admit);
         }
     }
 
-    public StoredObject Patch(ResourceType type, string ns, string name, string contentType, string body)
+    public StoredObject Patch(ResourceType type, string ns, string name, string contentType, string body, AdmissionCheck? admit = null)
     {
         lock (store.Lock)
         {
@@ -111,17 +122,19 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
             }
 
             PrepareTypeAndNamespace(type, ns, patched);
-            return Write(type, existing, patched);
+            return Write(type, existing, patched, admit);
         }
     }
 
     /// <summary>Deletes an object. Returns the deleted object and whether it is gone (false: a namespace now Terminating).</summary>
-    public (StoredObject Object, bool Gone) Delete(ResourceType type, string ns, string name, JsonObject? deleteOptions)
+    public (StoredObject Object, bool Gone) Delete(ResourceType type, string ns, string name, JsonObject? deleteOptions, AdmissionCheck? admit = null)
     {
         lock (store.Lock)
         {
             var existing = Get(type, ns, name);
             CheckPreconditions(type, existing, deleteOptions?["preconditions"] as JsonObject);
+            // registry Store.Delete: preconditions, then deleteValidation with the stored object as oldObject.
+            admit?.Invoke("DELETE", null, existing.Node);
             if (type == ResourceType.Namespaces)
             {
                 return (BeginNamespaceDeletion(existing), false);
@@ -153,7 +166,7 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
         });
     }
 
-    private StoredObject Write(ResourceType type, StoredObject existing, JsonObject obj)
+    private StoredObject Write(ResourceType type, StoredObject existing, JsonObject obj, AdmissionCheck? admit)
     {
         var meta = Metadata(obj);
         var oldMeta = existing.Node["metadata"]!;
@@ -169,6 +182,9 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
         meta["resourceVersion"] = existing.ResourceVersion.ToString(CultureInfo.InvariantCulture);
         ApplyDefaults(type, obj, existing.Node);
         ThrowIfInvalid(type, obj, existing.Node);
+        // registry Store.Update: BeforeUpdate (validation), then updateValidation (validating
+        // admission, which a patch meets as an UPDATE), then the storage write; a no-op is admitted too.
+        admit?.Invoke("UPDATE", obj, existing.Node);
         if (JsonNode.DeepEquals(obj, existing.Node))
         {
             // Like the real server: an update that changes nothing writes nothing and emits no event.
