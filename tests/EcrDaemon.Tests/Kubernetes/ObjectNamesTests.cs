@@ -1,4 +1,5 @@
 using EcrDaemon.Controller;
+using EcrDaemon.Kubernetes;
 using Xunit;
 
 namespace EcrDaemon.Tests.Kubernetes;
@@ -23,6 +24,7 @@ public sealed class ObjectNamesTests
     [InlineData(null, false)]
     public void A_secret_name_is_a_DNS_subdomain_and_nothing_after_it(string? name, bool valid)
     {
+        Assert.Equal(valid, ObjectNames.IsSubdomain(name));
         Assert.Equal(valid, EcrDaemonOptionsValidator.IsObjectName(name));
     }
 
@@ -33,6 +35,17 @@ public sealed class ObjectNamesTests
     [InlineData("", false)]
     public void A_namespace_name_is_a_DNS_label_and_nothing_after_it(string name, bool valid)
     {
+        Assert.Equal(valid, ObjectNames.IsLabel(name));
         Assert.Equal(valid, EcrDaemonOptionsValidator.IsNamespaceName(name));
+    }
+
+    /// <summary>The label selector checks a key's prefix with the same rule.</summary>
+    [Theory]
+    [InlineData("example.com/team=a", true)]
+    [InlineData("Example.com/team=a", false)]
+    [InlineData("/team=a", false)]
+    public void A_label_key_prefix_is_a_DNS_subdomain(string selector, bool valid)
+    {
+        Assert.Equal(valid, LabelSelector.TryParse(selector, out _, out _));
     }
 }
