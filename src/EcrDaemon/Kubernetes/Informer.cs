@@ -91,7 +91,6 @@ internal sealed class Informer<T>(
 
     public Task Synced => _synced.Task;
 
-    /// <summary>When the informer last heard from the server (a list, an event or a bookmark).</summary>
     public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
 
     public DateTimeOffset LastProgress => new(Interlocked.Read(ref _lastProgressTicks), TimeSpan.Zero);
