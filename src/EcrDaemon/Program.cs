@@ -1,4 +1,4 @@
-// EcrDaemon's entry point: `ecrdaemon [run|check|cleanup] [--Key=Value ...]` (run is the default).
+// EcrDaemon's entry point: `ecrdaemon [run|check|cleanup [--secret-name NAME]] [--Key=Value ...]` (run is the default).
 // Services are registered by AddEcrDaemon (Controller/, the composition root), called from CommandDispatcher.
 using System.Runtime.InteropServices;
 using EcrDaemon.Commands;

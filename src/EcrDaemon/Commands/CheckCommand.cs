@@ -1,5 +1,5 @@
-using System.Globalization;
 using EcrDaemon.Ecr;
+using EcrDaemon.Primitives;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -29,7 +29,7 @@ internal static class CheckCommand
     {
         if (result.Token is { } token)
         {
-            var expires = token.ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            var expires = Rfc3339.Format(token.ExpiresAt);
             var expired = token.IsExpiredAt(now) ? " (already expired)" : "";
             return $"ok    {token.RegistryHost}  expires {expires}{expired}  credentials: {result.CredentialSource}";
         }

@@ -61,7 +61,7 @@ internal static class CleanupCommand
         try
         {
             secrets = await client.CoreV1.ListSecretForAllNamespacesAsync(
-                fieldSelector: $"metadata.name={secretName}", labelSelector: $"{Markers.ManagedByLabel}={Markers.ManagedByValue}", cancellationToken: cancellationToken);
+                fieldSelector: Markers.SecretNameSelector(secretName), labelSelector: $"{Markers.ManagedByLabel}={Markers.ManagedByValue}", cancellationToken: cancellationToken);
             accounts = await client.CoreV1.ListServiceAccountForAllNamespacesAsync(cancellationToken: cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

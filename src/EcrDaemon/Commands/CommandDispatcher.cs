@@ -1,10 +1,10 @@
 using EcrDaemon.Controller;
+using EcrDaemon.Primitives;
 using k8s;
 using k8s.Exceptions;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
@@ -115,7 +115,7 @@ internal static class CommandDispatcher
         builder.Services.Configure<JsonConsoleFormatterOptions>(json =>
         {
             json.UseUtcTimestamp = true;
-            json.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+            json.TimestampFormat = Rfc3339.MillisecondsFormat;
         });
         builder.Services.Configure<SimpleConsoleFormatterOptions>(simple =>
         {

@@ -43,13 +43,13 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    /// <summary>A Secret (or ServiceAccount, Lease) name: a DNS subdomain of at most 253 characters.</summary>
-    public static bool IsObjectName(string? name) => !string.IsNullOrWhiteSpace(name) && name.Length <= 253 && SubdomainPattern().IsMatch(name);
+    /// <summary>A Secret (or ServiceAccount, Lease) name: <see cref="ObjectNames.IsSubdomain"/>.</summary>
+    public static bool IsObjectName(string? name) => ObjectNames.IsSubdomain(name);
 
-    /// <summary>A namespace name: a DNS label of at most 63 characters.</summary>
-    public static bool IsNamespaceName(string? name) => !string.IsNullOrWhiteSpace(name) && name.Length <= 63 && LabelPattern().IsMatch(name);
+    /// <summary>A namespace name: <see cref="ObjectNames.IsLabel"/>.</summary>
+    public static bool IsNamespaceName(string? name) => ObjectNames.IsLabel(name);
 
-    public const string SecretNameRule = "lower-case letters, digits, '-' and '.', at most 253";
+    public const string SecretNameRule = ObjectNames.SubdomainRule;
 
     private static void ValidateNames(EcrDaemonOptions options, List<string> errors)
     {
@@ -215,12 +215,6 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
             errors.Add($"{key} must be between {min:c} and {max:c} (it is {value:c})");
         }
     }
-
-    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
-    private static partial Regex SubdomainPattern();
-
-    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
-    private static partial Regex LabelPattern();
 
     [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
     private static partial Regex RegionPattern();

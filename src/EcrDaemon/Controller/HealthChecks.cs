@@ -46,12 +46,12 @@ internal sealed class LivenessCheck(WorkQueue queue, IEnumerable<IInformer> info
 }
 
 /// <summary><c>/readyz</c>: the informers have synced once, and a token that has not expired is held.</summary>
-internal sealed class ReadinessCheck(IEnumerable<IInformer> informers, TokenRefresher tokens, TimeProvider time) : IHealthCheck
+internal sealed class ReadinessCheck(IEnumerable<IInformer> informers, TokenRefresher refresher, TimeProvider time) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var problem = !informers.All(i => i.Synced.IsCompletedSuccessfully) ? "the first sync has not finished"
-            : tokens.Current is not { } held ? "no ECR token is held yet"
+            : refresher.Current is not { } held ? "no ECR token is held yet"
             : held.ExpiresAt <= time.GetUtcNow() ? $"the held ECR token expired at {held.Expiry}"
             : null;
         return Task.FromResult(problem is null ? HealthCheckResult.Healthy("synced, with an unexpired token") : HealthCheckResult.Unhealthy(problem));

@@ -30,12 +30,12 @@ internal static class InformerRegistration
             (client, _) => (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceAccountForAllNamespacesAsync(
                 allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct));
 
-        // Only the managed secrets, by field selector metadata.name=<SecretName>, so that no other secret is ever read.
+        // Only the managed secrets, by field selector metadata.name=<SecretName> (Markers.SecretNameSelector), so that no other secret is ever read.
         services.AddInformer<V1Secret>("secrets", state => state.Secrets,
-            (client, settings) => async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
-                fieldSelector: SecretField(settings), limit: limit, continueParameter: next, cancellationToken: ct)),
-            (client, settings) => (rv, timeout, onError, ct) => client.CoreV1.WatchListSecretForAllNamespacesAsync(
-                allowWatchBookmarks: true, fieldSelector: SecretField(settings), resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct));
+            (client, options) => async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
+                fieldSelector: Markers.SecretNameSelector(options.SecretName), limit: limit, continueParameter: next, cancellationToken: ct)),
+            (client, options) => (rv, timeout, onError, ct) => client.CoreV1.WatchListSecretForAllNamespacesAsync(
+                allowWatchBookmarks: true, fieldSelector: Markers.SecretNameSelector(options.SecretName), resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct));
         return services;
     }
 
@@ -51,15 +51,13 @@ internal static class InformerRegistration
         services.AddSingleton<IInformer>(sp =>
         {
             var client = sp.GetRequiredService<IKubernetes>();
-            var settings = sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value;
-            return new Informer<T>(resource, list(client, settings), watch(client, settings), sink(sp.GetRequiredService<ClusterState>()),
+            var options = sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value;
+            return new Informer<T>(resource, list(client, options), watch(client, options), sink(sp.GetRequiredService<ClusterState>()),
                 sp.GetRequiredService<InformerSettings>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<KubernetesMetrics>(),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("EcrDaemon.Kubernetes.Informer"));
         });
         return services;
     }
-
-    private static string SecretField(EcrDaemonOptions settings) => $"metadata.name={settings.SecretName}";
 
     private static (IList<T> Items, string ResourceVersion, string? Continue) Page<T>(IKubernetesObject<V1ListMeta> list, IList<T> items) =>
         (items, list.Metadata.ResourceVersion, list.Metadata.ContinueProperty);

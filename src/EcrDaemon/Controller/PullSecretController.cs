@@ -22,7 +22,7 @@ internal sealed class PullSecretController(
     ClusterState state,
     WorkQueue queue,
     NamespaceReconciler reconciler,
-    TokenRefresher tokens,
+    TokenRefresher refresher,
     EventRecorder events,
     Leadership leadership,
     ControllerMetrics gauges,
@@ -43,9 +43,9 @@ internal sealed class PullSecretController(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var settings = options.Value;
-        tokens.Changed += _ => EnqueueOptedIn();
-        tokens.FailureStarted += failure => _ = WarnTokenFailureAsync(failure, settings.SecretName, stoppingToken);
+        var daemonOptions = options.Value;
+        refresher.Changed += _ => EnqueueOptedIn();
+        refresher.FailureStarted += failure => _ = WarnTokenFailureAsync(failure, daemonOptions.SecretName, stoppingToken);
         var running = _informers.Select(i => i.RunAsync(stoppingToken)).ToList();
 
         await Task.WhenAll(_informers.Select(i => i.Synced)).WaitAsync(stoppingToken);
@@ -56,7 +56,7 @@ internal sealed class PullSecretController(
             _logger.InformersSynced(state.Namespaces.Count, state.OptedIn().Count(), state.ServiceAccounts.Count, state.Secrets.Count);
         }
 
-        running.Add(WriteWhileLeadingAsync(settings, stoppingToken));
+        running.Add(WriteWhileLeadingAsync(daemonOptions, stoppingToken));
         await Task.WhenAll(running);
     }
 
@@ -64,7 +64,7 @@ internal sealed class PullSecretController(
     /// Only the leader writes: each term of leadership runs the workers and the resync until it
     /// ends. Followers keep their informers (and the queue's keys) warm, so a new leader starts at once.
     /// </summary>
-    private async Task WriteWhileLeadingAsync(EcrDaemonOptions settings, CancellationToken stoppingToken)
+    private async Task WriteWhileLeadingAsync(EcrDaemonOptions daemonOptions, CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -81,9 +81,9 @@ internal sealed class PullSecretController(
             using var leading = CancellationTokenSource.CreateLinkedTokenSource(term, stoppingToken);
             EnqueueAll();
             await Task.WhenAll(
-                queue.RunAsync(settings.Concurrency, reconciler.ReconcileAsync,
+                queue.RunAsync(daemonOptions.Concurrency, reconciler.ReconcileAsync,
                     (ns, e, reason, delay) => _logger.ReconcileRetrying(ns, reason ?? ApiErrors.Describe(e!), delay), leading.Token),
-                ResyncAsync(settings.ResyncInterval, leading.Token));
+                ResyncAsync(daemonOptions.ResyncInterval, leading.Token));
         }
     }
 
@@ -101,13 +101,13 @@ internal sealed class PullSecretController(
 
         // The leader records it. A replica without a token never competes for the Lease, so when no replica
         // leads (all of them without a token, as at a cold start during an outage) it records the failure itself.
-        if (!leadership.IsLeader && (tokens.Current is not null ? "the leader" : await leadership.OtherLeaderAsync(stoppingToken)) is { } leader)
+        if (!leadership.IsLeader && (refresher.Current is not null ? "the leader" : await leadership.OtherLeaderAsync(stoppingToken)) is { } leader)
         {
             _logger.TokenFailureLeftToLeader(leader);
             return;
         }
 
-        var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {tokens.Current?.Expiry ?? "(none held)"}.";
+        var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {refresher.Current?.Expiry ?? "(none held)"}.";
         foreach (var ns in state.OptedIn().ToList())
         {
             // A namespace whose own share is spent must not keep the Warning from the namespaces after it. The

@@ -22,8 +22,8 @@ internal sealed class EcrTokenService(
     ILogger<EcrTokenService> logger) : IDisposable
 {
     private const int MaxRegistryIdsPerCall = 10;
-    private readonly SemaphoreSlim baseCredentialsGate = new(1, 1);
-    private ResolvedCredentials? baseCredentials;
+    private readonly SemaphoreSlim _baseCredentialsGate = new(1, 1);
+    private ResolvedCredentials? _baseCredentials;
 
     /// <summary>The configured registries, defaults applied and endpoints resolved.</summary>
     public IReadOnlyList<RegistryTarget> Targets()
@@ -96,16 +96,16 @@ internal sealed class EcrTokenService(
     private async Task<(ResolvedCredentials? Credentials, EcrFailure? Failure, string? Source)> CredentialsForAsync(RegistryTarget target, CancellationToken cancellationToken)
     {
         ResolvedCredentials resolved;
-        await baseCredentialsGate.WaitAsync(cancellationToken);
+        await _baseCredentialsGate.WaitAsync(cancellationToken);
         try
         {
-            if (baseCredentials is null)
+            if (_baseCredentials is null)
             {
-                baseCredentials = await credentialSource.ResolveAsync(cancellationToken);
-                logger.ResolvedCredentials(baseCredentials.Source);
+                _baseCredentials = await credentialSource.ResolveAsync(cancellationToken);
+                logger.ResolvedCredentials(_baseCredentials.Source);
             }
 
-            resolved = baseCredentials;
+            resolved = _baseCredentials;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -113,7 +113,7 @@ internal sealed class EcrTokenService(
         }
         finally
         {
-            baseCredentialsGate.Release();
+            _baseCredentialsGate.Release();
         }
 
         // The chain's choice is kept: the SDK's refreshing credentials fetch again on the next use after a
@@ -185,7 +185,7 @@ internal sealed class EcrTokenService(
         return new RegistryTokenResult(target, source, token, failure);
     }
 
-    public void Dispose() => baseCredentialsGate.Dispose();
+    public void Dispose() => _baseCredentialsGate.Dispose();
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }

@@ -1,3 +1,5 @@
+using EcrDaemon.Primitives;
+
 namespace EcrDaemon.Ecr;
 
 /// <summary>
@@ -10,9 +12,5 @@ internal sealed record FailureBackoff(TimeSpan Start, TimeSpan Cap)
     public static FailureBackoff Default { get; } = new(TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(5));
 
     /// <summary>The delay after the <paramref name="failures"/>-th failure in a row.</summary>
-    public TimeSpan After(int failures)
-    {
-        var doubled = Start * Math.Pow(2, Math.Clamp(failures - 1, 0, 20));
-        return doubled > Cap ? Cap : doubled;
-    }
+    public TimeSpan After(int failures) => Backoff.Exponential(Start, Cap, failures);
 }

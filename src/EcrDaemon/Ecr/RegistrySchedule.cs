@@ -28,12 +28,12 @@ internal sealed class RegistrySchedule(RegistryTarget target)
     /// <summary>Without a token, failing and up for a retry, or past the refresh point of its token.</summary>
     public bool IsDue(DateTimeOffset now) => Failing ? NextAt <= now : Held is null || _dueAt <= now;
 
-    public void Succeeded(EcrAuthorizationToken token, DateTimeOffset now, EcrDaemonOptions settings, double jitter)
+    public void Succeeded(EcrAuthorizationToken token, DateTimeOffset now, EcrDaemonOptions daemonOptions, double jitter)
     {
         Held = token;
         Failing = false;
-        _dueAt = RefreshSchedule.DueAt(now, token.ExpiresAt, settings.RefreshAt, settings.MinRefreshInterval);
-        NextAt = now + RefreshSchedule.Next(now, now, token.ExpiresAt, settings.RefreshAt, settings.MinRefreshInterval, jitter);
+        _dueAt = RefreshSchedule.DueAt(now, token.ExpiresAt, daemonOptions.RefreshAt, daemonOptions.MinRefreshInterval);
+        NextAt = now + RefreshSchedule.Next(now, now, token.ExpiresAt, daemonOptions.RefreshAt, daemonOptions.MinRefreshInterval, jitter);
     }
 
     public void Failed(DateTimeOffset now, TimeSpan retryAfter)

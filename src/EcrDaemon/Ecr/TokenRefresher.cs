@@ -18,8 +18,8 @@ namespace EcrDaemon.Ecr;
 /// whenever it changes. No exception ends the loop: an unforeseen one fails the round, which is retried.
 /// </summary>
 internal sealed class TokenRefresher(
-    EcrTokenService tokens,
-    FailureBackoff backoffs,
+    EcrTokenService ecr,
+    FailureBackoff backoff,
     TokenMetrics metrics,
     IOptions<EcrDaemonOptions> options,
     TimeProvider time,
@@ -95,8 +95,8 @@ internal sealed class TokenRefresher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var settings = options.Value;
-        var targets = tokens.Targets();
+        var daemonOptions = options.Value;
+        var targets = ecr.Targets();
         var registries = targets.Select(t => new RegistrySchedule(t)).ToArray();
         foreach (var target in targets.Where(t => t.AccountId is not null))
         {
@@ -112,14 +112,14 @@ internal sealed class TokenRefresher(
             {
                 if (due.Count > 0)
                 {
-                    await RoundAsync(registries, due, settings, stoppingToken);
+                    await RoundAsync(registries, due, daemonOptions, stoppingToken);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 // Never seen so far; if it comes, the loop lives on: the round counts as failed, and is retried.
                 logger.RefreshRoundFailed(e.GetType().FullName ?? e.GetType().Name, due.Count);
-                Record(registries, [.. due.Select(r => (r, (EcrAuthorizationToken?)null, (string?)"other"))], time.GetUtcNow(), settings);
+                Record(registries, [.. due.Select(r => (r, (EcrAuthorizationToken?)null, (string?)"other"))], time.GetUtcNow(), daemonOptions);
             }
             catch (OperationCanceledException)
             {
@@ -135,9 +135,9 @@ internal sealed class TokenRefresher(
     }
 
     /// <summary>Fetches the due registries (batched by <see cref="EcrTokenService"/>), records the outcome and publishes changed tokens.</summary>
-    private async Task RoundAsync(RegistrySchedule[] registries, List<RegistrySchedule> due, EcrDaemonOptions settings, CancellationToken stoppingToken)
+    private async Task RoundAsync(RegistrySchedule[] registries, List<RegistrySchedule> due, EcrDaemonOptions daemonOptions, CancellationToken stoppingToken)
     {
-        var results = await tokens.FetchAsync([.. due.Select(r => r.Target)], stoppingToken);
+        var results = await ecr.FetchAsync([.. due.Select(r => r.Target)], stoppingToken);
         var now = time.GetUtcNow();
         foreach (var result in results.Where(r => r.Token is { } t && t.ExpiresAt - now > RefreshSchedule.MaxDelay && !registries[r.Registry.Index].WarnedExpiry))
         {
@@ -145,11 +145,11 @@ internal sealed class TokenRefresher(
             logger.SurprisingExpiry(result.Token!.RegistryHost, result.Token.ExpiresAt, RefreshSchedule.MaxDelay);
         }
 
-        Record(registries, [.. results.Select(r => (registries[r.Registry.Index], r.Token, r.Failure?.ReasonLabel))], now, settings);
+        Record(registries, [.. results.Select(r => (registries[r.Registry.Index], r.Token, r.Failure?.ReasonLabel))], now, daemonOptions);
     }
 
     private void Record(RegistrySchedule[] registries, List<(RegistrySchedule Registry, EcrAuthorizationToken? Token, string? FailureReason)> outcomes,
-        DateTimeOffset now, EcrDaemonOptions settings)
+        DateTimeOffset now, EcrDaemonOptions daemonOptions)
     {
         var failed = outcomes.Count(o => o.Token is null);
         ConsecutiveFailures = failed > 0 ? ConsecutiveFailures + 1 : registries.Any(r => r.Failing) ? ConsecutiveFailures : 0;
@@ -157,12 +157,12 @@ internal sealed class TokenRefresher(
         {
             if (token is not null)
             {
-                registry.Succeeded(token, now, settings, Random.Shared.NextDouble());
+                registry.Succeeded(token, now, daemonOptions, Random.Shared.NextDouble());
                 metrics.TokenRefreshed(token.RegistryHost, token.ExpiresAt, now);
             }
             else
             {
-                registry.Failed(now, RefreshSchedule.AfterFailure(ConsecutiveFailures, now, registry.Held?.ExpiresAt, settings.MinRefreshInterval, backoffs));
+                registry.Failed(now, RefreshSchedule.AfterFailure(ConsecutiveFailures, now, registry.Held?.ExpiresAt, daemonOptions.MinRefreshInterval, backoff));
                 metrics.TokenRefreshFailed(registry.Held?.RegistryHost ?? registry.Target.ExpectedHost, reason!);
             }
         }

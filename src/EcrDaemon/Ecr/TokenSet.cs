@@ -1,4 +1,4 @@
-using System.Globalization;
+using EcrDaemon.Primitives;
 
 namespace EcrDaemon.Ecr;
 
@@ -13,7 +13,7 @@ internal sealed class TokenSet
     {
         Tokens = tokens;
         ExpiresAt = tokens.Min(t => t.ExpiresAt);
-        Expiry = ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        Expiry = Rfc3339.Format(ExpiresAt);
     }
 
     /// <summary>One per host, hosts in ordinal order.</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using EcrDaemon.Diagnostics;
+using EcrDaemon.Primitives;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -23,6 +24,13 @@ internal sealed record InformerSettings
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromSeconds(1);
 
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The delay after the <paramref name="failures"/>-th failed list or watch in a row:
+    /// <see cref="InitialBackoff"/>, doubling, capped at <see cref="MaxBackoff"/>, times a factor in
+    /// [0.8, 1.2) chosen by <paramref name="jitter"/> in [0, 1).
+    /// </summary>
+    public TimeSpan RetryDelay(int failures, double jitter) => Backoff.Jittered(Backoff.Exponential(InitialBackoff, MaxBackoff, failures), jitter);
 }
 
 /// <summary>What liveness needs to know of an informer.</summary>
@@ -83,7 +91,6 @@ internal sealed class Informer<T>(
 
     public Task Synced => _synced.Task;
 
-    /// <summary>When the informer last heard from the server (a list, an event or a bookmark).</summary>
     public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
 
     public DateTimeOffset LastProgress => new(Interlocked.Read(ref _lastProgressTicks), TimeSpan.Zero);
@@ -150,7 +157,7 @@ internal sealed class Informer<T>(
             }
 
             failures++;
-            var delay = Backoff(failures);
+            var delay = settings.RetryDelay(failures, Random.Shared.NextDouble());
             if (failure is null)
             {
                 logger.WatchExpiredAgain(resource, expired, delay);
@@ -303,11 +310,4 @@ internal sealed class Informer<T>(
     }
 
     private void Beat() => Interlocked.Exchange(ref _lastProgressTicks, time.GetUtcNow().UtcTicks);
-
-    private TimeSpan Backoff(int failures)
-    {
-        var exponential = settings.InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 16));
-        var capped = Math.Min(exponential, settings.MaxBackoff.TotalMilliseconds);
-        return TimeSpan.FromMilliseconds(capped * (0.8 + (0.4 * Random.Shared.NextDouble())));
-    }
 }

@@ -144,7 +144,7 @@ internal sealed partial class LabelSelector
         var slash = key.LastIndexOf('/');
         var prefix = slash >= 0 ? key[..slash] : null;
         var name = slash >= 0 ? key[(slash + 1)..] : key;
-        var ok = (prefix is null || (prefix.Length <= 253 && SubdomainPattern().IsMatch(prefix)))
+        var ok = (prefix is null || ObjectNames.IsSubdomain(prefix))
             && name.Length is > 0 and <= 63 && NamePattern().IsMatch(name);
         error = ok ? "" : $"'{key}' is not a valid label key";
         return ok;
@@ -165,7 +165,4 @@ internal sealed partial class LabelSelector
 
     [GeneratedRegex(@"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\z")]
     private static partial Regex NamePattern();
-
-    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\z")]
-    private static partial Regex SubdomainPattern();
 }

@@ -31,4 +31,10 @@ internal static class Markers
     public const string DockerConfigJsonKey = ".dockerconfigjson";
 
     public const string Component = "ecr-daemon";
+
+    /// <summary>
+    /// The field selector that lists and watches only the secrets named <paramref name="secretName"/>
+    /// (<c>metadata.name=NAME</c>), so that no other secret is ever read: the daemon's informer and <c>cleanup</c>.
+    /// </summary>
+    public static string SecretNameSelector(string secretName) => $"metadata.name={secretName}";
 }

@@ -16,7 +16,7 @@ internal enum EventBudgetResult
 /// Each namespace's own small share of the Event budget, inside the daemon-wide one: a burst of
 /// <see cref="Burst"/>, refilled at one per <see cref="RefillEvery"/>, so that one namespace that
 /// churns cannot spend the daemon-wide budget that everyone else's Warnings need. A namespace
-/// whose share is spent is refused before it takes a daemon-wide token. Only namespaces that
+/// whose share is spent is refused before it spends from the daemon-wide budget. Only namespaces that
 /// spent recently are remembered: a full share is the same as none, so full shares are swept out,
 /// and memory stays bounded by how many namespaces the daemon-wide rate lets record an Event
 /// within one refill period, however many namespaces there are.
@@ -51,11 +51,11 @@ internal sealed class NamespaceEventBudget(TimeProvider time)
             var now = time.GetTimestamp();
             if (!_shares.TryGetValue(ns, out var share))
             {
-                share = new Share { Tokens = Burst, Stamp = now };
+                share = new Share { Left = Burst, Stamp = now };
             }
 
             share.Refill(now, time);
-            if (share.Tokens < 1)
+            if (share.Left < 1)
             {
                 return EventBudgetResult.NamespaceSpent;
             }
@@ -65,7 +65,7 @@ internal sealed class NamespaceEventBudget(TimeProvider time)
                 return EventBudgetResult.GlobalSpent;
             }
 
-            share.Tokens--;
+            share.Left--;
             if (_shares.TryAdd(ns, share) && _shares.Count > _sweepAbove)
             {
                 Sweep(now);
@@ -80,7 +80,7 @@ internal sealed class NamespaceEventBudget(TimeProvider time)
         foreach (var (ns, share) in _shares)
         {
             share.Refill(now, time);
-            if (share.Tokens >= Burst)
+            if (share.Left >= Burst)
             {
                 _shares.Remove(ns);
             }
@@ -91,13 +91,13 @@ internal sealed class NamespaceEventBudget(TimeProvider time)
 
     private sealed class Share
     {
-        public double Tokens { get; set; }
+        public double Left { get; set; }
 
         public long Stamp { get; set; }
 
         public void Refill(long now, TimeProvider time)
         {
-            Tokens = Math.Min(Burst, Tokens + (time.GetElapsedTime(Stamp, now) / RefillEvery));
+            Left = Math.Min(Burst, Left + (time.GetElapsedTime(Stamp, now) / RefillEvery));
             Stamp = now;
         }
     }

@@ -11,14 +11,13 @@ using Microsoft.Extensions.Options;
 namespace EcrDaemon.LeaderElection;
 
 /// <summary>
-/// Who may write. With <c>LeaderElection:Enabled=false</c> this replica always leads. Otherwise
-/// it competes for a Lease (KubernetesClient's LeaderElector and LeaseLock), once it holds an ECR
-/// token: each term of
-/// leadership is a cancellation token that is cancelled the moment leadership is lost, so the
-/// writes in flight stop at once. On shutdown the leader releases the Lease, so that another
-/// replica takes over without waiting for it to expire.
+/// Who may write. With <c>LeaderElection:Enabled=false</c> this replica always leads. Otherwise it
+/// competes for a Lease (KubernetesClient's LeaderElector and LeaseLock), once it holds an ECR
+/// token: each term of leadership is a cancellation token that is cancelled the moment leadership
+/// is lost, so the writes in flight stop at once. On shutdown the leader releases the Lease, so
+/// that another replica takes over without waiting for it to expire.
 /// </summary>
-internal sealed class Leadership(IKubernetes client, TokenRefresher tokens, IOptions<EcrDaemonOptions> options, ILogger<Leadership> logger) : BackgroundService
+internal sealed class Leadership(IKubernetes client, TokenRefresher refresher, IOptions<EcrDaemonOptions> options, ILogger<Leadership> logger) : BackgroundService
 {
     private readonly Lock _lock = new();
     private TaskCompletionSource<CancellationToken> _nextTerm = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -46,15 +45,15 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher tokens, IOpt
     /// </summary>
     public async Task<string?> OtherLeaderAsync(CancellationToken cancellationToken)
     {
-        var settings = options.Value.LeaderElection;
-        if (!settings.Enabled || IsLeader)
+        var election = options.Value.LeaderElection;
+        if (!election.Enabled || IsLeader)
         {
             return null;
         }
 
         try
         {
-            var record = await (_lease ?? new LeaseLock(client, settings.Namespace, settings.LeaseName, Identity)).GetAsync(cancellationToken);
+            var record = await (_lease ?? new LeaseLock(client, election.Namespace, election.LeaseName, Identity)).GetAsync(cancellationToken);
             var held = !string.IsNullOrEmpty(record.HolderIdentity) && record.HolderIdentity != Identity
                 && record.RenewTime is { } renewed && renewed.ToUniversalTime().AddSeconds(record.LeaseDurationSeconds) > DateTime.UtcNow;
             return held ? record.HolderIdentity : null;
@@ -67,8 +66,8 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher tokens, IOpt
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var settings = options.Value.LeaderElection;
-        if (!settings.Enabled)
+        var election = options.Value.LeaderElection;
+        if (!election.Enabled)
         {
             Started();
             return;
@@ -78,25 +77,25 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher tokens, IOpt
         // that a replica started during an ECR outage never takes the Lease from one that can write.
         try
         {
-            await tokens.FirstToken.WaitAsync(stoppingToken);
+            await refresher.FirstToken.WaitAsync(stoppingToken);
         }
         catch (OperationCanceledException)
         {
             return;
         }
 
-        _lease = new LeaseLock(client, settings.Namespace, settings.LeaseName, Identity);
+        _lease = new LeaseLock(client, election.Namespace, election.LeaseName, Identity);
         while (!stoppingToken.IsCancellationRequested)
         {
             using var elector = new LeaderElector(new LeaderElectionConfig(_lease)
             {
-                LeaseDuration = settings.LeaseDuration,
-                RenewDeadline = settings.RenewDeadline,
-                RetryPeriod = settings.RetryPeriod,
+                LeaseDuration = election.LeaseDuration,
+                RenewDeadline = election.RenewDeadline,
+                RetryPeriod = election.RetryPeriod,
             });
             elector.OnStartedLeading += Started;
             elector.OnStoppedLeading += Stopped;
-            elector.OnNewLeader += leader => logger.NewLeader(leader, settings.Namespace, settings.LeaseName);
+            elector.OnNewLeader += leader => logger.NewLeader(leader, election.Namespace, election.LeaseName);
             elector.OnError += e => logger.LeaderElectionError(e.Message);
             try
             {
@@ -113,7 +112,7 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher tokens, IOpt
                 logger.LeaderElectionError($"the elector stopped ({e.GetType().Name}: {e.Message}); competing again");
                 try
                 {
-                    await Task.Delay(settings.RetryPeriod, stoppingToken);
+                    await Task.Delay(election.RetryPeriod, stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using EcrDaemon.Primitives;
 
 namespace EcrDaemon.Queues;
 
@@ -135,11 +136,8 @@ internal sealed class WorkQueue(TimeProvider time)
         _ = Task.Delay(delay, time, cancellationToken).ContinueWith(
             _ => Add(key), cancellationToken, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
-    public static TimeSpan RetryDelay(int failures)
-    {
-        var delay = BaseRetryDelay * Math.Pow(2, Math.Clamp(failures - 1, 0, 20));
-        return delay > MaxRetryDelay ? MaxRetryDelay : delay;
-    }
+    /// <summary>The delay after the <paramref name="failures"/>-th failure of a key in a row: 200 ms, doubling, at most 2 minutes.</summary>
+    public static TimeSpan RetryDelay(int failures) => Backoff.Exponential(BaseRetryDelay, MaxRetryDelay, failures);
 
     /// <summary>
     /// Runs <paramref name="workers"/> workers until cancelled. <paramref name="process"/> returns

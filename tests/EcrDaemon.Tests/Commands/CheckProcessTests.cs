@@ -4,28 +4,9 @@ using Xunit;
 
 namespace EcrDaemon.Tests.Commands;
 
-/// <summary>The built daemon's exit codes and messages for configuration and credential problems.</summary>
+/// <summary>The built daemon's <c>check</c>: exit codes and messages for credential problems, and the endpoint it chooses (invalid configuration: Configuration/InvalidConfigurationTests).</summary>
 public sealed class CheckProcessTests
 {
-    [Theory]
-    [InlineData("EcrDaemon__Registries__0__AccountId", "12", "EcrDaemon:Registries:0:AccountId '12' must be a 12-digit AWS account id")]
-    [InlineData("EcrDaemon__Registries__0__RoleArn", "arn:aws:iam::123:user/x", "is not an IAM role ARN")]
-    [InlineData("EcrDaemon__Registries__0__Endpoint", "ftp://example", "must be an absolute http(s) URL")]
-    [InlineData("EcrDaemon__Ecr__Timeout", "soon", "Failed to convert configuration value 'soon' at 'EcrDaemon:Ecr:Timeout'")]
-    [InlineData("AWS_REGION", "", "EcrDaemon:Registries:0:Region is required (or set AWS_REGION)")]
-    public async Task Invalid_configuration_exits_2_with_one_clear_line(string key, string value, string expected)
-    {
-        var env = new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", [key] = value };
-
-        var run = await DaemonProcess.RunAsync(env, "check");
-
-        Assert.True(run.ExitCode == 2, run.ToString());
-        Assert.Empty(run.StandardOutput);
-        var line = Assert.Single(MotoTests.Lines(run.StandardError));
-        Assert.StartsWith("ecrdaemon: invalid configuration: ", line, StringComparison.Ordinal);
-        Assert.Contains(expected, line, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task Missing_credentials_exit_1_naming_the_cause_without_network_calls()
     {
@@ -73,18 +54,5 @@ public sealed class CheckProcessTests
         {
             dir.Delete(recursive: true);
         }
-    }
-
-    [Fact]
-    public async Task An_unknown_command_exits_2_and_run_without_any_Kubernetes_configuration_exits_2_saying_so()
-    {
-        var unknown = await DaemonProcess.RunAsync(new Dictionary<string, string?>(), "frobnicate");
-        var run = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = null });
-
-        Assert.Equal(2, unknown.ExitCode);
-        Assert.Contains("unknown command 'frobnicate'", unknown.StandardError, StringComparison.Ordinal);
-        Assert.Equal(2, run.ExitCode);
-        Assert.Contains("no Kubernetes configuration", run.StandardError, StringComparison.Ordinal);
-        Assert.Contains(".kube/config", run.StandardError, StringComparison.Ordinal);
     }
 }

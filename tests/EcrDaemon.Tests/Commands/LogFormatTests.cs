@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EcrDaemon.Diagnostics;
 using EcrDaemon.Tests.Ecr;
 using EcrDaemon.Tests.Support;
 using Xunit;
@@ -23,7 +24,7 @@ public sealed class LogFormatTests
         var lines = MotoTests.Lines(run.StandardError);
         Assert.NotEmpty(lines);
         var failed = lines.Select(l => JsonDocument.Parse(l).RootElement)
-            .Single(e => e.GetProperty("EventId").GetInt32() == 1005);
+            .Single(e => e.GetProperty("EventId").GetInt32() == LogEvents.TokenFailed);
         Assert.Equal("Error", failed.GetProperty("LogLevel").GetString());
         Assert.Equal("EcrDaemon.Ecr.EcrTokenService", failed.GetProperty("Category").GetString());
         Assert.StartsWith("No ECR token for default registry in us-west-2", failed.GetProperty("Message").GetString(), StringComparison.Ordinal);

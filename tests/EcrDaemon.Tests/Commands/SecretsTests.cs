@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.StandIns;
 using Amazon.Runtime;
 using EcrDaemon.Aws;
@@ -59,9 +60,9 @@ public sealed class SecretsTests(MotoServer moto) : StandInTest, IClassFixture<M
         Assert.Equal(3, lines.Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
         Assert.StartsWith("FAIL  333333333333 in eu-west-1  invalid_credentials (permanent)", lines[3], StringComparison.Ordinal);
         // The capture did see the run: retries, the token, the expiry warning and the failure.
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 1004);
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 1003);
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 1005);
+        Assert.Contains(logs.Entries, e => e.EventId.Id == LogEvents.RetryingEcr);
+        Assert.Contains(logs.Entries, e => e.EventId.Id == LogEvents.TokenAlreadyExpired);
+        Assert.Contains(logs.Entries, e => e.EventId.Id == LogEvents.TokenFailed);
         Assert.True(everything.Contains("123456789012.dkr.ecr.us-west-2.amazonaws.com", StringComparison.Ordinal), everything);
         foreach (var secret in new[]
         {

@@ -3,6 +3,7 @@ using System.Reflection;
 using EcrDaemon.Commands;
 using EcrDaemon.Controller;
 using EcrDaemon.Configuration;
+using EcrDaemon.Diagnostics;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Daemon;
 using Microsoft.Extensions.Configuration;
@@ -162,7 +163,7 @@ public sealed class OptionBoundaryTests(OptionBoundaryTests.Cluster cluster) : I
             await h.StartDaemonAsync(settings, waitForSync: false);
             var fresh = () => h.Logs.Entries.Skip(mark).ToList();
             // The refresher has planned its next round (after a token or a failure), so its timers took the values.
-            await Poll.Until(() => h.HasExited || fresh().Any(e => e.EventId.Id is 1012 or 1005), () => string.Join('\n', fresh().TakeLast(20)));
+            await Poll.Until(() => h.HasExited || fresh().Any(e => e.EventId.Id is LogEvents.NextRefresh or LogEvents.TokenFailed), () => string.Join('\n', fresh().TakeLast(20)));
             if (@case.Syncs)
             {
                 // The controller led, reconciled and started its resync timer with the values.
@@ -176,7 +177,7 @@ public sealed class OptionBoundaryTests(OptionBoundaryTests.Cluster cluster) : I
             Assert.True(@case.Syncs ? livez.StatusCode == HttpStatusCode.OK : livez.StatusCode is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable,
                 $"/livez {livez.StatusCode}: {await livez.Content.ReadAsStringAsync()}");
             Assert.Equal(0, await h.StopDaemonAsync());
-            Assert.DoesNotContain(fresh(), e => e.EventId.Id == 9001);
+            Assert.DoesNotContain(fresh(), e => e.EventId.Id == LogEvents.ServiceFailed);
         }
         finally
         {

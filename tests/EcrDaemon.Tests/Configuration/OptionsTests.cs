@@ -60,6 +60,10 @@ public sealed class OptionsTests
     [InlineData("EcrDaemon:Ecr:Timeout", "00:00:00", "Timeout must be positive")]
     [InlineData("EcrDaemon:Ecr:Retry:MaxAttempts", "0", "MaxAttempts must be between 1 and 20")]
     [InlineData("EcrDaemon:Ecr:Retry:TotalTimeout", "00:00:01", "TotalTimeout (00:00:01) must be at least")]
+    [InlineData("EcrDaemon:SecretName", "aws-registry\n", "is not a valid secret name")]
+    [InlineData("EcrDaemon:ServiceAccounts:0", "default\n", "is not a ServiceAccount name")]
+    [InlineData("EcrDaemon:ExcludedNamespaces:0", "kube-system\n", "is not a namespace name")]
+    [InlineData("EcrDaemon:LeaderElection:LeaseName", "ecr-daemon\n", "is not a valid Lease name")]
     public void Invalid_settings_fail_validation_naming_the_key(string key, string value, string expected)
     {
         using var services = EcrTestServices.Build(new Dictionary<string, string?>

@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using Xunit;
 
 namespace EcrDaemon.Tests.Daemon;
@@ -27,7 +28,7 @@ public sealed class ApiFaultTests : IAsyncLifetime
         var creates = _h.DaemonRequests(mark).Where(r => r is { Verb: "create", Resource: "secrets", Namespace: "busy" }).ToList();
         Assert.Equal([429, 429, 429, 201], creates.Select(r => r.Code));
         Assert.True(creates[3].At - creates[0].At >= TimeSpan.FromSeconds(2.5), $"the retries did not wait for Retry-After: {creates[0].At:O} .. {creates[3].At:O}");
-        Assert.DoesNotContain(_h.Logs.Entries, e => e.EventId.Id == 3008 && e.Message.Contains("busy", StringComparison.Ordinal));
+        Assert.DoesNotContain(_h.Logs.Entries, e => e.EventId.Id == LogEvents.ReconcileRetrying && e.Message.Contains("busy", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -42,6 +43,6 @@ public sealed class ApiFaultTests : IAsyncLifetime
 
         Assert.Equal([DaemonHarness.SecretName], _h.PullSecrets("flaky")!);
         Assert.Equal(0, _h.Cluster.Faults.Pending);
-        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == 3008 && e.Message.Contains("flaky", StringComparison.Ordinal));
+        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == LogEvents.ReconcileRetrying && e.Message.Contains("flaky", StringComparison.Ordinal));
     }
 }

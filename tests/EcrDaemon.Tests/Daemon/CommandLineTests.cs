@@ -8,49 +8,9 @@ using Xunit;
 
 namespace EcrDaemon.Tests.Daemon;
 
-/// <summary>Bad configuration of the built program, and the cleanup command against a synced cluster.</summary>
+/// <summary>KUBECONFIG read as kubectl reads it, and the cleanup command against a synced cluster (invalid configuration: Configuration/InvalidConfigurationTests).</summary>
 public sealed class CommandLineTests
 {
-    [Theory]
-    [InlineData("EcrDaemon__NamespaceSelector", "team in prod", "EcrDaemon:NamespaceSelector 'team in prod' is not a label selector")]
-    [InlineData("EcrDaemon__NamespaceSelector", "", "EcrDaemon:NamespaceSelector '' is not a label selector: it is empty")]
-    [InlineData("EcrDaemon__SecretName", "AWS_Registry", "EcrDaemon:SecretName 'AWS_Registry' is not a valid secret name")]
-    [InlineData("EcrDaemon__RefreshAt", "1.5", "EcrDaemon:RefreshAt must be between 0 and 1, exclusive (it is 1.5)")]
-    [InlineData("EcrDaemon__RefreshAt", "0", "EcrDaemon:RefreshAt must be between 0 and 1, exclusive (it is 0)")]
-    [InlineData("EcrDaemon__ServiceAccounts__0", "Default", "EcrDaemon:ServiceAccounts:0 'Default' is not a ServiceAccount name")]
-    [InlineData("EcrDaemon__Concurrency", "0", "EcrDaemon:Concurrency must be between 1 and 256")]
-    [InlineData("AWS_REGION", null, "EcrDaemon:Registries:0:Region is required (or set AWS_REGION)")]
-    public async Task Bad_configuration_exits_2_with_one_clear_line(string key, string? value, string expected)
-    {
-        var environment = new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", [key] = value };
-
-        var result = await DaemonProcess.RunAsync(environment, "run");
-
-        Assert.True(result.ExitCode == 2, result.ToString());
-        var line = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("ecrdaemon: invalid configuration: ", line, StringComparison.Ordinal);
-        Assert.Contains(expected, line, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [InlineData("::", "no kubeconfig at (no file listed)")]
-    [InlineData("MISSING", "no kubeconfig at MISSING")]
-    [InlineData("BAD", "BAD is not a valid kubeconfig")]
-    [InlineData("GOOD:BAD", "BAD is not a valid kubeconfig")]
-    [InlineData("EMPTY", "EMPTY is not a usable kubeconfig")]
-    [InlineData("", "no kubeconfig at")]
-    public async Task A_bad_KUBECONFIG_exits_2_with_one_line_naming_it_and_the_file(string variable, string expected)
-    {
-        using var directory = new TemporaryDirectory();
-        var result = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = directory.Expand(variable) }, "run");
-
-        Assert.True(result.ExitCode == 2, result.ToString());
-        var line = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("ecrdaemon: no Kubernetes configuration: ", line, StringComparison.Ordinal);
-        Assert.Contains("KUBECONFIG", line, StringComparison.Ordinal);
-        Assert.Contains(directory.Expand(expected), line, StringComparison.Ordinal);
-    }
-
     /// <summary>
     /// As kubectl reads KUBECONFIG: empty elements and missing files are skipped, so the file that is
     /// there is used. Its server (a closed port) cannot be reached, so cleanup says so in one line, exit 1.
@@ -62,41 +22,13 @@ public sealed class CommandLineTests
     [InlineData("GOOD::MISSING:GOOD")]
     public async Task KUBECONFIG_skips_empty_elements_and_missing_files_as_kubectl_does(string variable)
     {
-        using var directory = new TemporaryDirectory();
+        using var directory = new KubeconfigDirectory();
         var result = await DaemonProcess.RunAsync(new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["KUBECONFIG"] = directory.Expand(variable) }, "cleanup");
 
         Assert.True(result.ExitCode == 1, result.ToString());
         var line = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("ecrdaemon cleanup: could not list what to remove, nothing was changed: ", line, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", result.StandardError, StringComparison.Ordinal);
-    }
-
-    private sealed class TemporaryDirectory : IDisposable
-    {
-        public TemporaryDirectory()
-        {
-            // GOOD is usable but its server is a closed port; EMPTY parses but names no cluster; BAD is not YAML.
-            File.WriteAllText(System.IO.Path.Combine(Path, "good"), """
-                apiVersion: v1
-                kind: Config
-                current-context: c
-                clusters: [{name: c, cluster: {server: "http://127.0.0.1:1"}}]
-                contexts: [{name: c, context: {cluster: c, user: u}}]
-                users: [{name: u, user: {token: t}}]
-                """);
-            File.WriteAllText(System.IO.Path.Combine(Path, "empty"), "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n");
-            File.WriteAllText(System.IO.Path.Combine(Path, "bad"), "apiVersion: v1\nclusters:\n  - cluster: {server: [unclosed\n");
-        }
-
-        public string Path { get; } = Directory.CreateTempSubdirectory("ecrdaemon-kubeconfig-").FullName;
-
-        public string Expand(string text) => text
-            .Replace("GOOD", System.IO.Path.Combine(Path, "good"), StringComparison.Ordinal)
-            .Replace("EMPTY", System.IO.Path.Combine(Path, "empty"), StringComparison.Ordinal)
-            .Replace("BAD", System.IO.Path.Combine(Path, "bad"), StringComparison.Ordinal)
-            .Replace("MISSING", System.IO.Path.Combine(Path, "missing"), StringComparison.Ordinal);
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 
     [Fact]

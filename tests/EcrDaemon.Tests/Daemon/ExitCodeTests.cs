@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -28,7 +29,7 @@ public sealed class ExitCodeTests
         await Poll.Until(() => h.HasExited, () => "the daemon kept running after a background loop failed");
 
         Assert.Equal(1, await h.StopDaemonAsync());
-        var fatal = Assert.Single(h.Logs.Entries, e => e.EventId.Id == 9001);
+        var fatal = Assert.Single(h.Logs.Entries, e => e.EventId.Id == LogEvents.ServiceFailed);
         Assert.Contains("FailOnSignal failed", fatal.Message, StringComparison.Ordinal);
     }
 
@@ -39,6 +40,6 @@ public sealed class ExitCodeTests
         await h.StartDaemonAsync();
 
         Assert.Equal(0, await h.StopDaemonAsync());
-        Assert.DoesNotContain(h.Logs.Entries, e => e.EventId.Id == 9001);
+        Assert.DoesNotContain(h.Logs.Entries, e => e.EventId.Id == LogEvents.ServiceFailed);
     }
 }

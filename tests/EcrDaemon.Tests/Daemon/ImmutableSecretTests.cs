@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
 using EcrDaemon.TestCluster.Api;
@@ -42,7 +43,7 @@ public sealed class ImmutableSecretTests : IAsyncLifetime
         Assert.Equal(["delete 200", "create 201"], writes);
         Assert.Null(_h.Secret("frozen")!["immutable"]);
         Assert.Equal(1, EventsIn("frozen", "Replaced"));
-        Assert.Single(_h.Logs.Entries, e => e.EventId.Id == 3020 && e.Message.Contains("frozen", StringComparison.Ordinal));
+        Assert.Single(_h.Logs.Entries, e => e.EventId.Id == LogEvents.SecretReplaced && e.Message.Contains("frozen", StringComparison.Ordinal));
     }
 
     [Fact]

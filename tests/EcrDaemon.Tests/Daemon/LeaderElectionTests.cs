@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.LeaderElection;
 using EcrDaemon.TestCluster;
 using EcrDaemon.TestCluster.Api;
@@ -47,7 +48,7 @@ public sealed class LeaderElectionTests : IAsyncLifetime
 
         Assert.Equal(0, await _h.StopDaemonAsync());
         Assert.Equal("", Holder()); // released: another replica need not wait for it to expire
-        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == 4005);
+        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == LogEvents.LeaseReleased);
         var refused = _h.Requests.All.Where(r => r.Identity == DaemonHarness.Identity && r.Code is 401 or 403).ToList();
         Assert.True(refused.Count == 0, DaemonHarness.Summary(refused));
     }
@@ -67,7 +68,7 @@ public sealed class LeaderElectionTests : IAsyncLifetime
         var leadership = _h.Services.GetRequiredService<Leadership>();
 
         // The follower has seen the namespace and holds a token (it is ready), but does not write.
-        await Poll.Until(() => _h.Queue.Depth >= 1 && _h.Logs.Entries.Any(e => e.EventId.Id == 4003), () => "the follower did not see the namespace or the leader");
+        await Poll.Until(() => _h.Queue.Depth >= 1 && _h.Logs.Entries.Any(e => e.EventId.Id == LogEvents.NewLeader), () => "the follower did not see the namespace or the leader");
         Assert.False(leadership.IsLeader);
         Assert.Empty(_h.DaemonWrites(mark));
         Assert.Null(_h.Secret("a"));

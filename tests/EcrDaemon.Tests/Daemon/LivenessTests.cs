@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using EcrDaemon.Diagnostics;
 using EcrDaemon.LeaderElection;
 using EcrDaemon.Controller;
 using EcrDaemon.StandIns;
@@ -188,7 +189,7 @@ public sealed partial class LivenessTests : IAsyncLifetime
         await _h.CreateNamespaceAsync("a", optedIn: true);
         _h.Cluster.SetDown(true);
         await _h.StartDaemonAsync(Short, waitForSync: false);
-        await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == 2003) >= 3, () => "the informers are not retrying");
+        await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.WatchFailed) >= 3, () => "the informers are not retrying");
 
         var answers = await ProbeEveryAsync(TimeSpan.FromSeconds(1), InProcessRounds, [new("daemon", await _h.BoundHttpEndpointAsync())], "/livez", "/readyz");
 

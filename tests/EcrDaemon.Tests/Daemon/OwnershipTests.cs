@@ -1,4 +1,5 @@
 using System.Text;
+using EcrDaemon.Diagnostics;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
 using EcrDaemon.TestCluster.Api;
@@ -39,8 +40,8 @@ public sealed class OwnershipTests : IAsyncLifetime
         await _h.StartDaemonAsync(new Dictionary<string, string?> { ["EcrDaemon:ResyncInterval"] = "00:00:01" });
         await _h.WaitInSyncAsync("ours");
         await Poll.Until(() => _h.Cluster.Store.InNamespace(ResourceType.Events, "theirs").Count > 0, () => "no event in theirs");
-        var resyncs = _h.Logs.Entries.Count(e => e.EventId.Id == 2008);
-        await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == 2008) >= resyncs + 2, () => "no resync yet");
+        var resyncs = _h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.Resynced);
+        await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.Resynced) >= resyncs + 2, () => "no resync yet");
         await _h.IdleAsync();
 
         Assert.Equal(before, _h.SecretVersion("theirs"));
@@ -55,7 +56,7 @@ public sealed class OwnershipTests : IAsyncLifetime
         Assert.Contains("app.kubernetes.io/managed-by=ecr-daemon", message, StringComparison.Ordinal);
         Assert.Contains("AdoptUnmanagedSecrets=true", message, StringComparison.Ordinal);
         Assert.Equal(1, _h.Services.GetRequiredService<NamespaceReconciler>().UnmanagedSecretConflicts);
-        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == 3005 && e.Message.Contains("theirs/aws-registry", StringComparison.Ordinal));
+        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == LogEvents.UnmanagedSecret && e.Message.Contains("theirs/aws-registry", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -91,7 +92,7 @@ public sealed class OwnershipTests : IAsyncLifetime
         Assert.Equal(Markers.ManagedByValue, secret["metadata"]!["labels"]![Markers.ManagedByLabel]!.GetValue<string>());
         var secretWrites = _h.DaemonWrites(mark).Where(w => w.Resource == "secrets").Select(w => w.Verb).ToList();
         Assert.Equal(["delete", "create"], secretWrites);
-        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == 3003);
+        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == LogEvents.SecretAdopted);
     }
 
     [Fact]

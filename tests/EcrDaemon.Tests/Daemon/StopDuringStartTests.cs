@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,8 +39,8 @@ public sealed class StopDuringStartTests
         // The harness's start returned when its probe started (before the slow service), or says that the daemon exited with 0.
         var error = await Record.ExceptionAsync(() => start);
         Assert.True(error is null || error.Message.Contains("the daemon exited with 0", StringComparison.Ordinal), error?.ToString());
-        Assert.Contains(h.Logs.Entries, e => e.EventId.Id == 2020);
-        Assert.DoesNotContain(h.Logs.Entries, e => e.EventId.Id == 9001);
+        Assert.Contains(h.Logs.Entries, e => e.EventId.Id == LogEvents.StoppedDuringStart);
+        Assert.DoesNotContain(h.Logs.Entries, e => e.EventId.Id == LogEvents.ServiceFailed);
     }
 
     [Fact]
@@ -60,7 +61,7 @@ public sealed class StopDuringStartTests
         h.Cluster.SetDown(true);
 
         await h.StartDaemonAsync(waitForSync: false);
-        await Poll.Until(() => h.Logs.Entries.Any(e => e.EventId.Id == 2003), () => h.Logs.AllText);
+        await Poll.Until(() => h.Logs.Entries.Any(e => e.EventId.Id == LogEvents.WatchFailed), () => h.Logs.AllText);
 
         Assert.Equal(0, await h.StopDaemonAsync());
     }

@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.StandIns;
 using EcrDaemon.Testing;
 using Xunit;
@@ -54,10 +55,10 @@ public sealed class TokenRotationTests : IAsyncLifetime
         await _h.WaitInSyncAsync(All);
         await _h.IdleAsync();
         var mark = _h.Requests.Mark();
-        var resyncs = _h.Logs.Entries.Count(e => e.EventId.Id == 2008);
+        var resyncs = _h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.Resynced);
 
         // Five resyncs, each reconciling every namespace from the cache: "five minutes" of a quiet cluster, shortened.
-        await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == 2008) >= resyncs + 5, () => "fewer than 5 resyncs", TimeSpan.FromSeconds(60));
+        await Poll.Until(() => _h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.Resynced) >= resyncs + 5, () => "fewer than 5 resyncs", TimeSpan.FromSeconds(60));
         await _h.IdleAsync();
 
         var requests = _h.DaemonRequests(mark);

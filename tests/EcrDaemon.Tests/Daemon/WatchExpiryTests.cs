@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Support;
 using Xunit;
@@ -37,7 +38,7 @@ public sealed class WatchExpiryTests(ITestOutputHelper output)
         var summary = string.Join(", ", byResource.Select(p => $"{p.Key} {p.Value}"));
         output.WriteLine($"lists in the 410 window: {summary}; watches answered 410 so far: {h.Cluster.Faults.ExpiredWatches}");
         Assert.All(byResource, p => Assert.True(p.Value is >= 2 and <= 6, $"lists in the window: {summary}"));
-        Assert.Contains(h.Logs.Entries, e => e.EventId.Id == 5100);
+        Assert.Contains(h.Logs.Entries, e => e.EventId.Id == LogEvents.WatchExpiredAgain);
 
         // Once watches work again each informer resumes, and every 410 was counted as an "expired" restart.
         await Poll.Until(() => h.Cluster.Store.WatcherCount == 3, () => $"{h.Cluster.Store.WatcherCount} watchers");

@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.TestCluster.Api;
 using EcrDaemon.TestCluster.Hooks;
 using EcrDaemon.Testing;
@@ -53,7 +54,7 @@ public sealed class WatchRecoveryTests : IAsyncLifetime
         await _h.WaitInSyncAsync("before", "during");
         await Poll.Until(() => _h.Requests.Count(verb: "list", identity: DaemonHarness.Identity) >= lists + 3,
             () => $"lists: {_h.Requests.Count(verb: "list", identity: DaemonHarness.Identity) - lists}");
-        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == 2002);
+        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == LogEvents.WatchExpired);
     }
 
     [Theory]
@@ -74,10 +75,10 @@ public sealed class WatchRecoveryTests : IAsyncLifetime
     [Fact]
     public async Task After_the_API_server_is_down_for_60_seconds_the_daemon_catches_up_with_what_changed()
     {
-        var failuresBefore = _h.Logs.Entries.Count(e => e.EventId.Id == 2003);
+        var failuresBefore = _h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.WatchFailed);
         _h.Cluster.SetDown(true);
         await Task.Delay(TimeSpan.FromSeconds(60)); // the outage itself, not a wait for a condition
-        Assert.True(_h.Logs.Entries.Count(e => e.EventId.Id == 2003) >= failuresBefore + 6, "the informers did not keep retrying during the outage");
+        Assert.True(_h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.WatchFailed) >= failuresBefore + 6, "the informers did not keep retrying during the outage");
 
         // Meanwhile, inside the server (its API refuses everyone): a namespace opts in, and our secret is deleted.
         _h.Cluster.Operations.CreateNamespace("during", new Dictionary<string, string> { [DaemonHarness.OptInLabel] = "true" });

@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.TestCluster;
 using EcrDaemon.Testing;
 using Xunit;
@@ -17,7 +18,7 @@ public sealed class WatchdogTests
         var lists = h.Requests.Count(verb: "list", identity: DaemonHarness.Identity);
 
         // Nothing happens for a while: every watch is silent, so the watchdog restarts each one.
-        await Poll.Until(() => h.Logs.Entries.Count(e => e.EventId.Id == 2005) >= 3, () => $"{h.Logs.Entries.Count(e => e.EventId.Id == 2005)} stalls seen");
+        await Poll.Until(() => h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.WatchStalled) >= 3, () => $"{h.Logs.Entries.Count(e => e.EventId.Id == LogEvents.WatchStalled)} stalls seen");
         await h.CreateNamespaceAsync("b", optedIn: true);
 
         await h.WaitInSyncAsync("b");

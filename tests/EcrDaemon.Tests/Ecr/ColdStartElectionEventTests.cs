@@ -1,4 +1,5 @@
 using EcrDaemon.Controller;
+using EcrDaemon.Diagnostics;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster;
 using EcrDaemon.TestCluster.Api;
@@ -60,10 +61,10 @@ public sealed class ColdStartElectionEventTests : IAsyncLifetime
         _h.Ecr.Enqueue(EcrFault.XmlAccessDenied, 10_000);
 
         await _h.StartDaemonAsync(Election, waitForSync: false);
-        await Poll.Until(() => _h.HasExited || _h.Logs.Entries.Any(e => e.EventId.Id == 5300), () => _h.Logs.AllText);
+        await Poll.Until(() => _h.HasExited || _h.Logs.Entries.Any(e => e.EventId.Id == LogEvents.TokenFailureLeftToLeader), () => _h.Logs.AllText);
 
         _h.AssertRunning();
-        Assert.Contains("other-replica", _h.Logs.Entries.First(e => e.EventId.Id == 5300).Message, StringComparison.Ordinal);
+        Assert.Contains("other-replica", _h.Logs.Entries.First(e => e.EventId.Id == LogEvents.TokenFailureLeftToLeader).Message, StringComparison.Ordinal);
         Assert.Equal(0, TokenEvents("a"));
     }
 

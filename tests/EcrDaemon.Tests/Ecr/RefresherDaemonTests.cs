@@ -1,4 +1,5 @@
 using EcrDaemon.Controller;
+using EcrDaemon.Diagnostics;
 using EcrDaemon.Ecr;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster.Api;
@@ -139,11 +140,11 @@ public sealed class RefresherDaemonTests : IAsyncLifetime
         _h.Ecr.ExpiresAt = new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
         await _h.StartDaemonAsync(waitForSync: false);
-        await Poll.Until(() => _h.HasExited || _h.Logs.Entries.Any(e => e.EventId.Id == 1012), () => _h.Logs.AllText);
+        await Poll.Until(() => _h.HasExited || _h.Logs.Entries.Any(e => e.EventId.Id == LogEvents.NextRefresh), () => _h.Logs.AllText);
         await _h.WaitInSyncAsync("a");
 
         _h.AssertRunning();
-        Assert.Single(_h.Logs.Entries, e => e.EventId.Id == 1021);
+        Assert.Single(_h.Logs.Entries, e => e.EventId.Id == LogEvents.SurprisingExpiry);
         Assert.Contains("2100", _h.Secret("a")!["metadata"]!["annotations"]!.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal(1, _h.Ecr.RequestCount);
     }
@@ -166,7 +167,7 @@ public sealed class RefresherDaemonTests : IAsyncLifetime
         await Poll.Until(() => _h.HasExited || _h.Refresher.ConsecutiveFailures >= 3, () => _h.Logs.AllText);
 
         _h.AssertRunning();
-        var failure = _h.Logs.Entries.Last(e => e.EventId.Id == 1005).Message;
+        var failure = _h.Logs.Entries.Last(e => e.EventId.Id == LogEvents.TokenFailed).Message;
         Assert.Contains("other (permanent)", failure, StringComparison.Ordinal);
         Assert.Contains(typeof(ArithmeticException).FullName!, failure, StringComparison.Ordinal);
         Assert.DoesNotContain(ThrowingEcrClient.SecretLookingMessage, _h.Logs.AllText, StringComparison.Ordinal);

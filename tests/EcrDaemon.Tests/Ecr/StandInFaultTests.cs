@@ -1,3 +1,4 @@
+using EcrDaemon.Diagnostics;
 using EcrDaemon.StandIns;
 using Amazon.Runtime;
 using EcrDaemon.Ecr;
@@ -67,7 +68,7 @@ public sealed class StandInFaultTests : StandInTest
 
         Assert.NotNull(result.Token);
         Assert.Equal(3, StandIn.RequestCount);
-        var retries = logs.Entries.Where(e => e.EventId.Id == 1004).ToList();
+        var retries = logs.Entries.Where(e => e.EventId.Id == LogEvents.RetryingEcr).ToList();
         Assert.Equal(2, retries.Count);
         Assert.All(retries, e => Assert.Contains("throttled", e.Message, StringComparison.Ordinal));
     }
@@ -112,7 +113,7 @@ public sealed class StandInFaultTests : StandInTest
         Assert.NotNull(result.Token);
         Assert.Equal(EcrFault.Slow, StandIn.Requests[0].Fault);
         Assert.InRange(StandIn.RequestCount, 2, 4);
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 1004 && e.Message.Contains("timeout", StringComparison.Ordinal));
+        Assert.Contains(logs.Entries, e => e.EventId.Id == LogEvents.RetryingEcr && e.Message.Contains("timeout", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -240,7 +241,7 @@ public sealed class StandInFaultTests : StandInTest
 
         Assert.Equal(new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero), result.Token!.ExpiresAt);
         Assert.Equal(1, StandIn.RequestCount);
-        var warning = Assert.Single(logs.Entries, e => e.EventId.Id == 1003);
+        var warning = Assert.Single(logs.Entries, e => e.EventId.Id == LogEvents.TokenAlreadyExpired);
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
         Assert.Contains("123456789012.dkr.ecr.us-west-2.amazonaws.com", warning.Message, StringComparison.Ordinal);
     }

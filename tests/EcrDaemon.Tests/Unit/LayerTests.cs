@@ -15,8 +15,10 @@ public sealed partial class LayerTests
     /// The one table of the layer order: a folder (= namespace under <c>EcrDaemon</c>) may import a
     /// folder of a strictly lower rank, never one of its own rank or above (besides itself).
     /// <list type="bullet">
-    /// <item>0, the leaves, import no folder: <c>Configuration</c> (the bound options),
-    /// <c>Diagnostics</c> (the [LoggerMessage] log and the meter's name) and <c>Queues</c> (the
+    /// <item>-1, the floor, imports no folder: <c>Primitives</c> (what any layer may need and that
+    /// knows nothing of the daemon: the one backoff formula, the one RFC 3339 format).</item>
+    /// <item>0, the leaves, import only the floor: <c>Configuration</c> (the bound options),
+    /// <c>Diagnostics</c> (the [LoggerMessage] log, its event ids and the meter's name) and <c>Queues</c> (the
     /// generic dedup work queue and its result type: the controller owns and runs it, the
     /// reconciler returns its result and reports progress to it, so it sits below both).</item>
     /// <item>1: <c>Aws</c> (credentials) and <c>Kubernetes</c> (client, informer, cache, events, HTTP
@@ -32,6 +34,7 @@ public sealed partial class LayerTests
     /// </summary>
     private static readonly Dictionary<string, int> Layers = new(StringComparer.Ordinal)
     {
+        ["Primitives"] = -1,
         ["Configuration"] = 0,
         ["Diagnostics"] = 0,
         ["Queues"] = 0,

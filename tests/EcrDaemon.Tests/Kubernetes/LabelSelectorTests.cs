@@ -1,7 +1,7 @@
 using EcrDaemon.Kubernetes;
 using Xunit;
 
-namespace EcrDaemon.Tests.Unit;
+namespace EcrDaemon.Tests.Kubernetes;
 
 public sealed class LabelSelectorTests
 {

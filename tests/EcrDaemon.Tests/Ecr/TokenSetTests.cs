@@ -1,7 +1,7 @@
 using EcrDaemon.Ecr;
 using Xunit;
 
-namespace EcrDaemon.Tests.Unit;
+namespace EcrDaemon.Tests.Ecr;
 
 /// <summary>What the refresher publishes, and when two publications are the same (then nothing is published again).</summary>
 public sealed class TokenSetTests

@@ -1,7 +1,7 @@
 using EcrDaemon.Ecr;
 using Xunit;
 
-namespace EcrDaemon.Tests.Unit;
+namespace EcrDaemon.Tests.Ecr;
 
 public sealed class RefreshScheduleTests
 {

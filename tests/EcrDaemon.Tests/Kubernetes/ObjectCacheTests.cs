@@ -2,7 +2,7 @@ using EcrDaemon.Kubernetes;
 using k8s.Models;
 using Xunit;
 
-namespace EcrDaemon.Tests.Unit;
+namespace EcrDaemon.Tests.Kubernetes;
 
 /// <summary>The informer cache's cost grows linearly with the objects of one namespace (issue 14, item 11).</summary>
 public sealed class ObjectCacheTests

@@ -4,7 +4,7 @@ using EcrDaemon.Tests.Support;
 using Xunit;
 using YamlDotNet.RepresentationModel;
 
-namespace EcrDaemon.Tests.Daemon;
+namespace EcrDaemon.Tests.Chart;
 
 /// <summary>
 /// The Grafana dashboard the chart ships (files/dashboard.json in a ConfigMap for Grafana's sidecar)

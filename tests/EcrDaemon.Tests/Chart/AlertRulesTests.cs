@@ -4,7 +4,7 @@ using EcrDaemon.Tests.Support;
 using Xunit;
 using YamlDotNet.RepresentationModel;
 
-namespace EcrDaemon.Tests.Daemon;
+namespace EcrDaemon.Tests.Chart;
 
 /// <summary>
 /// The alert rules as the Helm chart renders them (files/alerts.yaml in its PrometheusRule) are

@@ -3,7 +3,7 @@ using EcrDaemon.Queues;
 using EcrDaemon.Testing;
 using Xunit;
 
-namespace EcrDaemon.Tests.Unit;
+namespace EcrDaemon.Tests.Queues;
 
 public sealed class WorkQueueTests
 {

@@ -4,7 +4,7 @@ using EcrDaemon.Kubernetes;
 using EcrDaemon.Testing;
 using Xunit;
 
-namespace EcrDaemon.Tests.Unit;
+namespace EcrDaemon.Tests.Kubernetes;
 
 public sealed class ApiRequestHandlerTests
 {

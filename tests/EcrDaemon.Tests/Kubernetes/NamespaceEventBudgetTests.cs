@@ -1,7 +1,7 @@
 using EcrDaemon.Kubernetes;
 using Xunit;
 
-namespace EcrDaemon.Tests.Unit;
+namespace EcrDaemon.Tests.Kubernetes;
 
 /// <summary>Each namespace's share of the Event budget (issue 14, item 11): the arithmetic and the memory bound.</summary>
 public sealed class NamespaceEventBudgetTests
