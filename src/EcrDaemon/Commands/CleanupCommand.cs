@@ -97,9 +97,8 @@ internal static class CleanupCommand
     /// <summary>The patch that takes <paramref name="secretName"/> out of a ServiceAccount where we added it, or null.</summary>
     private static V1Patch? Patch(V1ServiceAccount sa, string secretName)
     {
-        var annotations = sa.Metadata.Annotations;
-        var current = annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName;
-        var previous = annotations?.TryGetValue(Markers.PreviousPullSecretAnnotation, out var earlier) == true && earlier == secretName;
+        var current = Markers.AddedByUs(sa.Metadata.Annotations, secretName);
+        var previous = Markers.AddedEarlierByUs(sa.Metadata.Annotations, secretName);
         if (!current && !previous)
         {
             return null;
