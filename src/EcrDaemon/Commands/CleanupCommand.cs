@@ -107,6 +107,6 @@ internal static class CleanupCommand
         var rest = (sa.ImagePullSecrets ?? []).Select(r => r.Name).Where(n => n != secretName).ToList();
 
         // The marker goes only when it names this entry; after a rename it names the new one, which stays.
-        return ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, current ? false : null, secretName, forgetPrevious: previous);
+        return ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, current ? MarkerChange.Remove : MarkerChange.Keep, secretName, forgetPrevious: previous);
     }
 }

@@ -359,7 +359,7 @@ internal sealed class NamespaceReconciler(
             try
             {
                 var written = await client.CoreV1.PatchNamespacedServiceAccountAsync(
-                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.AddedByUs, SecretName, sa.AddedUnderOtherName), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
+                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.Marker, SecretName, sa.AddedUnderOtherName), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
                 queue.Progressed(sa.Namespace); // a namespace with thousands of ServiceAccounts is one long run: each write is progress for /livez
                 state.ServiceAccounts.Complete(planned, written);
                 logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Action, SecretName);
