@@ -97,9 +97,8 @@ internal static class CleanupCommand
     /// <summary>The patch that takes <paramref name="secretName"/> out of a ServiceAccount where we added it, or null.</summary>
     private static V1Patch? Patch(V1ServiceAccount sa, string secretName)
     {
-        var annotations = sa.Metadata.Annotations;
-        var current = annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName;
-        var previous = annotations?.TryGetValue(Markers.PreviousPullSecretAnnotation, out var earlier) == true && earlier == secretName;
+        var current = Markers.AddedByUs(sa.Metadata.Annotations, secretName);
+        var previous = Markers.AddedEarlierByUs(sa.Metadata.Annotations, secretName);
         if (!current && !previous)
         {
             return null;
@@ -108,6 +107,6 @@ internal static class CleanupCommand
         var rest = (sa.ImagePullSecrets ?? []).Select(r => r.Name).Where(n => n != secretName).ToList();
 
         // The marker goes only when it names this entry; after a rename it names the new one, which stays.
-        return ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, current ? false : null, secretName, forgetPrevious: previous);
+        return ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, current ? MarkerChange.Remove : MarkerChange.Keep, secretName, forgetPrevious: previous);
     }
 }

@@ -37,4 +37,23 @@ internal static class Markers
     /// (<c>metadata.name=NAME</c>), so that no other secret is ever read: the daemon's informer and <c>cleanup</c>.
     /// </summary>
     public static string SecretNameSelector(string secretName) => $"metadata.name={secretName}";
+
+    // Ownership predicates: what our marks on an object say. Reconcile (ClusterState's projections)
+    // and cleanup both ask these, so that "ours" means the same in both.
+
+    /// <summary>The labels carry <see cref="ManagedByLabel"/>=<see cref="ManagedByValue"/>: the daemon owns the secret.</summary>
+    public static bool IsManaged(IDictionary<string, string>? labels) =>
+        labels?.TryGetValue(ManagedByLabel, out var by) == true && by == ManagedByValue;
+
+    /// <summary>The entry <see cref="AddedPullSecretAnnotation"/> names, or null: the pull-secret entry the daemon added last.</summary>
+    public static string? AddedPullSecret(IDictionary<string, string>? annotations) =>
+        annotations?.TryGetValue(AddedPullSecretAnnotation, out var added) == true ? added : null;
+
+    /// <summary>The daemon added the ServiceAccount's entry <paramref name="secretName"/> (<see cref="AddedPullSecretAnnotation"/> names it).</summary>
+    public static bool AddedByUs(IDictionary<string, string>? annotations, string secretName) =>
+        annotations?.TryGetValue(AddedPullSecretAnnotation, out var added) == true && added == secretName;
+
+    /// <summary>The daemon added the entry <paramref name="secretName"/> under an earlier SecretName (<see cref="PreviousPullSecretAnnotation"/> names it).</summary>
+    public static bool AddedEarlierByUs(IDictionary<string, string>? annotations, string secretName) =>
+        annotations?.TryGetValue(PreviousPullSecretAnnotation, out var earlier) == true && earlier == secretName;
 }

@@ -44,13 +44,13 @@ internal sealed class ClusterState
                 [{ Name: var only }] when only == secretName => justOurs, // what most ServiceAccounts hold once synced
                 var references => [.. references.Select(r => strings.Share(r.Name ?? ""))],
             },
-            sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var added) == true && added == secretName,
-            sa.Metadata.Annotations?.TryGetValue(Markers.AddedPullSecretAnnotation, out var other) == true && other != secretName ? strings.Share(other) : null), changed);
+            Markers.AddedByUs(sa.Metadata.Annotations, secretName),
+            Markers.AddedPullSecret(sa.Metadata.Annotations) is { } other && other != secretName ? strings.Share(other) : null), changed);
         Secrets = new(secret => new SecretView(
             secret.Metadata.NamespaceProperty,
             secret.Metadata.ResourceVersion,
             strings.Share(secret.Type),
-            secret.Metadata.Labels?.TryGetValue(Markers.ManagedByLabel, out var by) == true && by == Markers.ManagedByValue,
+            Markers.IsManaged(secret.Metadata.Labels),
             strings.Share(PullSecretContent.HashOf(secret.Data?.TryGetValue(Markers.DockerConfigJsonKey, out var data) == true ? data : null)),
             strings.Share(secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null),
             secret.Immutable == true), changed);

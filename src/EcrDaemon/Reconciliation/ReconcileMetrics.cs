@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using EcrDaemon.Diagnostics;
 
@@ -6,30 +5,25 @@ namespace EcrDaemon.Reconciliation;
 
 /// <summary>
 /// The reconciler's instruments: how long a reconcile takes, why one failed, and the two sets of
-/// namespaces whose sizes are gauges (out of sync; blocked by a secret the daemon does not own).
+/// namespaces whose sizes are gauges (out of sync; blocked by a secret the daemon does not own),
+/// which <see cref="ReconcileStatus"/> keeps.
 /// </summary>
 internal sealed class ReconcileMetrics
 {
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _errors;
 
-    public ReconcileMetrics(IMeterFactory meters)
+    public ReconcileMetrics(IMeterFactory meters, ReconcileStatus status)
     {
         var meter = meters.Create(DaemonMeter.Name);
         _duration = meter.CreateHistogram("ecr_daemon_reconcile_duration", unit: "s", description: "Time to reconcile one namespace.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         _errors = meter.CreateCounter<long>("ecr_daemon_reconcile_errors", description: "Reconciles that failed and were retried, by reason.");
-        meter.CreateObservableGauge("ecr_daemon_namespaces_out_of_sync", () => OutOfSync.Count,
+        meter.CreateObservableGauge("ecr_daemon_namespaces_out_of_sync", () => status.OutOfSync,
             description: "Opted-in namespaces whose last reconcile did not reach the desired state.");
-        meter.CreateObservableGauge("ecr_daemon_unmanaged_secret_conflicts", () => Conflicts.Count,
+        meter.CreateObservableGauge("ecr_daemon_unmanaged_secret_conflicts", () => status.Conflicts,
             description: "Namespaces where a same-named secret the daemon does not own blocks it.");
     }
-
-    /// <summary>Opted-in namespaces whose last reconcile did not reach the desired state.</summary>
-    public ConcurrentDictionary<string, byte> OutOfSync { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>Namespaces where a same-named secret we do not own blocks us.</summary>
-    public ConcurrentDictionary<string, byte> Conflicts { get; } = new(StringComparer.Ordinal);
 
     public void Reconciled(TimeSpan duration) => _duration.Record(duration.TotalSeconds);
 

@@ -11,22 +11,22 @@ namespace EcrDaemon.Reconciliation;
 /// </summary>
 internal static class ServiceAccountPatch
 {
-    /// <param name="addedByUs">True sets the marker to <paramref name="secretName"/>, false removes it, null leaves it.</param>
+    /// <param name="marker">Sets our marker to <paramref name="secretName"/>, removes it, or leaves it.</param>
     /// <param name="addedUnderOtherName">
     /// When the marker is set over one naming another entry that stays listed (SecretName was renamed):
     /// that name, kept in <see cref="Markers.PreviousPullSecretAnnotation"/> for <c>cleanup --secret-name</c>.
     /// </param>
     /// <param name="forgetPrevious">Removes <see cref="Markers.PreviousPullSecretAnnotation"/> (cleanup took that entry out).</param>
-    public static V1Patch Create(string resourceVersion, IReadOnlyCollection<string>? pullSecrets, bool? addedByUs, string secretName,
+    public static V1Patch Create(string resourceVersion, IReadOnlyCollection<string>? pullSecrets, MarkerChange marker, string secretName,
         string? addedUnderOtherName = null, bool forgetPrevious = false)
     {
         var annotations = new JsonObject();
-        if (addedByUs is { } added)
+        if (marker != MarkerChange.Keep)
         {
-            annotations[Markers.AddedPullSecretAnnotation] = added ? secretName : null;
+            annotations[Markers.AddedPullSecretAnnotation] = marker == MarkerChange.Set ? secretName : null;
         }
 
-        if (addedByUs == true && addedUnderOtherName is not null && pullSecrets?.Contains(addedUnderOtherName) == true)
+        if (marker == MarkerChange.Set && addedUnderOtherName is not null && pullSecrets?.Contains(addedUnderOtherName) == true)
         {
             annotations[Markers.PreviousPullSecretAnnotation] = addedUnderOtherName;
         }

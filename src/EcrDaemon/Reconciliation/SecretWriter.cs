@@ -1,0 +1,203 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using EcrDaemon.Diagnostics;
+using EcrDaemon.Kubernetes;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace EcrDaemon.Reconciliation;
+
+/// <summary>
+/// Carries out a <see cref="SecretPlanner"/> plan for the managed secret: its writes (create, merge
+/// patch, delete) and what each reports (a log line, an Event). Each write is paired with its cache
+/// write-back: the answer (null: the secret is gone) goes into the cache unless a watch event for
+/// the secret came first (<see cref="ObjectCache{T, TView}.Plan"/>). A 409 means our cache was behind
+/// (someone changed or created the secret): the secret is read, what is there is cached, and the
+/// plan stops with <see cref="WriteOutcome.Conflict"/>. Each write reports progress (for /livez).
+/// </summary>
+internal sealed class SecretWriter(IKubernetes client, ClusterState state, Action<string> progressed, EventRecorder events, ILogger logger, string secretName)
+{
+    /// <summary>
+    /// Makes the namespace's secret hold <paramref name="content"/> as <paramref name="action"/> says
+    /// (never one of the plans that leave it alone): <see cref="WriteOutcome.Unchanged"/>,
+    /// <see cref="WriteOutcome.Written"/> or <see cref="WriteOutcome.Conflict"/>.
+    /// </summary>
+    /// <param name="secret">The cached secret the plan was made from; null only for <see cref="SecretAction.Create"/>.</param>
+    public async Task<WriteOutcome> ApplyAsync(string ns, SecretView? secret, SecretAction action, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        switch (action, secret)
+        {
+            case (SecretAction.Nothing, _):
+                return WriteOutcome.Unchanged;
+            case (SecretAction.Create, _):
+                return await CreateAndReportAsync(ns, content, cancellationToken);
+            case (SecretAction.ReplaceDockerCfg or SecretAction.ReplaceImmutable, { } replaced):
+                if (await ReplaceAsync(replaced, content, cancellationToken) == WriteOutcome.Conflict)
+                {
+                    return WriteOutcome.Conflict;
+                }
+
+                await ReportReplacedAsync(ns, action, content, cancellationToken);
+                return WriteOutcome.Written;
+            case (SecretAction.Adopt or SecretAction.Rotate or SecretAction.Repair, { } existing):
+                return await UpdateAsync(existing, action, content, cancellationToken);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(action), action, "not a plan that writes the secret");
+        }
+    }
+
+    /// <summary>Deletes our secret of a namespace that opted out: <see cref="WriteOutcome.Gone"/> or <see cref="WriteOutcome.Conflict"/>.</summary>
+    public async Task<WriteOutcome> RemoveAsync(SecretView secret, CancellationToken cancellationToken)
+    {
+        var outcome = await DeleteAsync(secret, cancellationToken);
+        if (outcome != WriteOutcome.Conflict)
+        {
+            logger.SecretDeleted(secret.Namespace, secretName);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Adopt, Rotate or Repair: a patch in place; a secret deleted meanwhile is created.</summary>
+    private async Task<WriteOutcome> UpdateAsync(SecretView secret, SecretAction action, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        var ns = secret.Namespace;
+        switch (await PatchAsync(secret, content, cancellationToken))
+        {
+            case WriteOutcome.Conflict:
+                return WriteOutcome.Conflict;
+            case WriteOutcome.Gone:
+                // Deleted since we last heard of it (the watch will say so later): create it now, not after a backoff.
+                logger.SecretVanished(ns, secretName);
+                return await CreateAndReportAsync(ns, content, cancellationToken);
+        }
+
+        if (action == SecretAction.Adopt)
+        {
+            logger.SecretAdopted(ns, secretName, secret.Type ?? "");
+            await events.NormalAsync(ns, "Secret", secretName, "Adopted", "Took over the unmanaged secret and updated it in place.", cancellationToken);
+            return WriteOutcome.Written;
+        }
+
+        logger.SecretUpdated(ns, secretName, content.Expiry);
+        if (action == SecretAction.Repair)
+        {
+            // Routine rotations (the previous token, or an older one after a restart) record no Event; this is a repair.
+            await events.NormalAsync(ns, "Secret", secretName, "Updated", "Restored the pull secret's data to the current token.", cancellationToken);
+        }
+
+        return WriteOutcome.Written;
+    }
+
+    private async Task<WriteOutcome> CreateAndReportAsync(string ns, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        if (await CreateAsync(ns, content, cancellationToken) == WriteOutcome.Conflict)
+        {
+            return WriteOutcome.Conflict;
+        }
+
+        logger.SecretCreated(ns, secretName, content.Expiry);
+        await events.NormalAsync(ns, "Secret", secretName, "Created",
+            $"Created the pull secret for {string.Join(", ", content.Hosts)} (token expires {content.Expiry}).", cancellationToken);
+        return WriteOutcome.Written;
+    }
+
+    private async Task ReportReplacedAsync(string ns, SecretAction action, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        if (action == SecretAction.ReplaceDockerCfg)
+        {
+            logger.SecretAdopted(ns, secretName, Markers.DockerCfgType);
+            await events.NormalAsync(ns, "Secret", secretName, "Adopted",
+                $"Replaced the unmanaged {Markers.DockerCfgType} secret with a managed {Markers.DockerConfigJsonType} one (AdoptUnmanagedSecrets=true).", cancellationToken);
+            return;
+        }
+
+        logger.SecretReplaced(ns, secretName, content.Expiry);
+        await events.NormalAsync(ns, "Secret", secretName, "Replaced",
+            $"The secret was immutable, so it was deleted and created again (mutable) to hold the current token (expires {content.Expiry}).", cancellationToken);
+    }
+
+    /// <summary>Delete, then create: the one way to change a secret's type or immutability.</summary>
+    private async Task<WriteOutcome> ReplaceAsync(SecretView secret, PullSecretContent content, CancellationToken cancellationToken) =>
+        await DeleteAsync(secret, cancellationToken) == WriteOutcome.Conflict
+            ? WriteOutcome.Conflict
+            : await CreateAsync(secret.Namespace, content, cancellationToken);
+
+    /// <summary>Creates the managed secret holding <paramref name="content"/>: <see cref="WriteOutcome.Written"/> or <see cref="WriteOutcome.Conflict"/>.</summary>
+    private Task<WriteOutcome> CreateAsync(string ns, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        var secret = new V1Secret
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = secretName,
+                NamespaceProperty = ns,
+                Labels = new Dictionary<string, string> { [Markers.ManagedByLabel] = Markers.ManagedByValue },
+                Annotations = new Dictionary<string, string> { [Markers.ExpiresAtAnnotation] = content.Expiry },
+            },
+            Type = Markers.DockerConfigJsonType,
+            Data = new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = content.DockerConfigJson },
+        };
+        return WriteAsync(ns, async () => await client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Patches <paramref name="secret"/> (as cached) to hold <paramref name="content"/> and our label, with
+    /// the resourceVersion it was planned from: <see cref="WriteOutcome.Written"/>, <see cref="WriteOutcome.Gone"/>
+    /// (deleted since we last heard of it) or <see cref="WriteOutcome.Conflict"/>.
+    /// </summary>
+    private Task<WriteOutcome> PatchAsync(SecretView secret, PullSecretContent content, CancellationToken cancellationToken)
+    {
+        var patch = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["resourceVersion"] = secret.ResourceVersion,
+                ["labels"] = new JsonObject { [Markers.ManagedByLabel] = Markers.ManagedByValue },
+                ["annotations"] = new JsonObject { [Markers.ExpiresAtAnnotation] = content.Expiry },
+            },
+            ["data"] = new JsonObject { [Markers.DockerConfigJsonKey] = Convert.ToBase64String(content.DockerConfigJson) },
+        };
+        return WriteAsync(secret.Namespace, async () => await Writes.GoneIsNull(client.CoreV1.PatchNamespacedSecretAsync(
+            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), secretName, secret.Namespace, cancellationToken: cancellationToken)), cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="secret"/> with the resourceVersion it was planned from as a precondition, so
+    /// that never one that replaced it meanwhile goes: <see cref="WriteOutcome.Gone"/> (deleted, by us or
+    /// before us) or <see cref="WriteOutcome.Conflict"/>.
+    /// </summary>
+    private Task<WriteOutcome> DeleteAsync(SecretView secret, CancellationToken cancellationToken)
+    {
+        var preconditions = new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = secret.ResourceVersion } };
+        return WriteAsync(secret.Namespace, async () =>
+        {
+            await Writes.GoneIsNull(client.CoreV1.DeleteNamespacedSecretAsync(secretName, secret.Namespace, body: preconditions, cancellationToken: cancellationToken));
+            return null;
+        }, cancellationToken);
+    }
+
+    private async Task<WriteOutcome> WriteAsync(string ns, Func<Task<V1Secret?>> write, CancellationToken cancellationToken)
+    {
+        using (var planned = state.Secrets.Plan(ns, secretName))
+        {
+            try
+            {
+                var answer = await write();
+                progressed(ns);
+                state.Secrets.Complete(planned, answer);
+                return answer is null ? WriteOutcome.Gone : WriteOutcome.Written;
+            }
+            catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict))
+            {
+                // Handled below, under a plan of its own.
+            }
+        }
+
+        using var reading = state.Secrets.Plan(ns, secretName);
+        state.Secrets.Complete(reading, await Writes.GoneIsNull(client.CoreV1.ReadNamespacedSecretAsync(secretName, ns, cancellationToken: cancellationToken)));
+        return WriteOutcome.Conflict;
+    }
+}
