@@ -28,9 +28,9 @@ internal static class CleanupCommand
     {
         var secretName = host.Services.GetRequiredService<IConfiguration>()[SecretNameFlag]
             ?? host.Services.GetRequiredService<IOptions<EcrDaemonOptions>>().Value.SecretName;
-        if (!EcrDaemonOptionsValidator.IsObjectName(secretName))
+        if (!ObjectNames.IsSubdomain(secretName))
         {
-            await stderr.WriteLineAsync($"ecrdaemon: invalid configuration: --{SecretNameFlag} '{secretName}' is not a valid secret name ({EcrDaemonOptionsValidator.SecretNameRule})");
+            await stderr.WriteLineAsync($"ecrdaemon: invalid configuration: --{SecretNameFlag} '{secretName}' is not a valid secret name ({ObjectNames.SubdomainRule})");
             return CommandDispatcher.InvalidConfiguration;
         }
 
@@ -61,7 +61,7 @@ internal static class CleanupCommand
         try
         {
             secrets = await client.CoreV1.ListSecretForAllNamespacesAsync(
-                fieldSelector: Markers.SecretNameSelector(secretName), labelSelector: $"{Markers.ManagedByLabel}={Markers.ManagedByValue}", cancellationToken: cancellationToken);
+                fieldSelector: Markers.SecretNameSelector(secretName), labelSelector: Markers.ManagedSelector, cancellationToken: cancellationToken);
             accounts = await client.CoreV1.ListServiceAccountForAllNamespacesAsync(cancellationToken: cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

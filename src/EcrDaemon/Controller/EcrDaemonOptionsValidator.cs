@@ -43,14 +43,6 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    /// <summary>A Secret (or ServiceAccount, Lease) name: <see cref="ObjectNames.IsSubdomain"/>.</summary>
-    public static bool IsObjectName(string? name) => ObjectNames.IsSubdomain(name);
-
-    /// <summary>A namespace name: <see cref="ObjectNames.IsLabel"/>.</summary>
-    public static bool IsNamespaceName(string? name) => ObjectNames.IsLabel(name);
-
-    public const string SecretNameRule = ObjectNames.SubdomainRule;
-
     private static void ValidateNames(EcrDaemonOptions options, List<string> errors)
     {
         const string Section = EcrDaemonOptions.SectionName;
@@ -59,14 +51,14 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
             errors.Add($"{Section}:NamespaceSelector '{options.NamespaceSelector}' is not a label selector: {selectorError}");
         }
 
-        if (!IsObjectName(options.SecretName))
+        if (!ObjectNames.IsSubdomain(options.SecretName))
         {
-            errors.Add($"{Section}:SecretName '{options.SecretName}' is not a valid secret name ({SecretNameRule})");
+            errors.Add($"{Section}:SecretName '{options.SecretName}' is not a valid secret name ({ObjectNames.SubdomainRule})");
         }
 
         foreach (var (name, i) in options.TargetServiceAccounts.Select((n, i) => (n, i)))
         {
-            if (name != "*" && !IsObjectName(name))
+            if (name != "*" && !ObjectNames.IsSubdomain(name))
             {
                 errors.Add($"{Section}:ServiceAccounts:{i} '{name}' is not a ServiceAccount name (or '*' for all)");
             }
@@ -74,7 +66,7 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
 
         foreach (var (name, i) in options.Excluded.Select((n, i) => (n, i)))
         {
-            if (!IsNamespaceName(name))
+            if (!ObjectNames.IsLabel(name))
             {
                 errors.Add($"{Section}:ExcludedNamespaces:{i} '{name}' is not a namespace name");
             }
@@ -122,12 +114,12 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
             errors.Add($"{Key} needs LeaseDuration > RenewDeadline > RetryPeriod > 0 (they are {election.LeaseDuration}, {election.RenewDeadline}, {election.RetryPeriod})");
         }
 
-        if (!IsObjectName(election.LeaseName))
+        if (!ObjectNames.IsSubdomain(election.LeaseName))
         {
             errors.Add($"{Key}:LeaseName '{election.LeaseName}' is not a valid Lease name");
         }
 
-        if (election.LeaseNamespace is { } ns && !IsNamespaceName(ns))
+        if (election.LeaseNamespace is { } ns && !ObjectNames.IsLabel(ns))
         {
             errors.Add($"{Key}:LeaseNamespace '{ns}' is not a namespace name");
         }

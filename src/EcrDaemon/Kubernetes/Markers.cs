@@ -38,6 +38,9 @@ internal static class Markers
     /// </summary>
     public static string SecretNameSelector(string secretName) => $"metadata.name={secretName}";
 
+    /// <summary>The label selector for the secrets the daemon owns (<c>cleanup</c> deletes only those).</summary>
+    public const string ManagedSelector = ManagedByLabel + "=" + ManagedByValue;
+
     // Ownership predicates: what our marks on an object say. Reconcile (ClusterState's projections)
     // and cleanup both ask these, so that "ours" means the same in both.
 

@@ -23,11 +23,11 @@ internal sealed record SecretView(string Namespace, string ResourceVersion, stri
 /// </summary>
 internal sealed class ClusterState
 {
-    public ClusterState(EcrDaemonOptions settings, Action<string> changed)
+    public ClusterState(EcrDaemonOptions daemonOptions, Action<string> changed)
     {
-        var selector = LabelSelector.Parse(settings.NamespaceSelector);
-        var excluded = settings.Excluded.ToHashSet(StringComparer.Ordinal);
-        var secretName = settings.SecretName;
+        var selector = LabelSelector.Parse(daemonOptions.NamespaceSelector);
+        var excluded = daemonOptions.Excluded.ToHashSet(StringComparer.Ordinal);
+        var secretName = daemonOptions.SecretName;
         var strings = new StringPool();
         string[] justOurs = [secretName];
         Namespaces = new(ns => new NamespaceView(

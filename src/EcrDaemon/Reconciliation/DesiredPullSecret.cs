@@ -6,16 +6,16 @@ namespace EcrDaemon.Reconciliation;
 /// The <see cref="PullSecretContent"/> every managed secret should hold, built from the tokens the
 /// refresher publishes, once per token set.
 /// </summary>
-internal sealed class DesiredPullSecret(TokenRefresher tokens)
+internal sealed class DesiredPullSecret(TokenRefresher refresher)
 {
     private Built? _current;
     private Built? _previous;
 
     /// <summary>The content for the current tokens, or null until every registry has one.</summary>
-    public PullSecretContent? Current => For(tokens.Current, ref _current);
+    public PullSecretContent? Current => For(refresher.Current, ref _current);
 
     /// <summary>The content for the tokens before: a secret that still holds it is due a routine rotation, not a repair.</summary>
-    public PullSecretContent? Previous => For(tokens.Previous, ref _previous);
+    public PullSecretContent? Previous => For(refresher.Previous, ref _previous);
 
     private static PullSecretContent? For(TokenSet? set, ref Built? cache)
     {

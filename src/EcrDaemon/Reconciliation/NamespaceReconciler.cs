@@ -41,7 +41,7 @@ internal sealed class NamespaceReconciler
     private readonly DesiredPullSecret _desired;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly EcrDaemonOptions _settings;
+    private readonly EcrDaemonOptions _daemonOptions;
     private readonly ServiceAccountPlanner _planner;
     private readonly ReconcileStatus _status;
     private readonly ReconcileMetrics _metrics;
@@ -51,8 +51,8 @@ internal sealed class NamespaceReconciler
     public NamespaceReconciler(IKubernetes client, ClusterState state, WorkQueue queue, DesiredPullSecret desired, EventRecorder events,
         IMeterFactory meters, TimeProvider time, IOptions<EcrDaemonOptions> options, ILogger<NamespaceReconciler> logger)
     {
-        (_state, _desired, _time, _logger, _settings) = (state, desired, time, logger, options.Value);
-        _planner = new(SecretName, _settings.TargetServiceAccounts);
+        (_state, _desired, _time, _logger, _daemonOptions) = (state, desired, time, logger, options.Value);
+        _planner = new(SecretName, _daemonOptions.TargetServiceAccounts);
         _status = new(events, logger, SecretName);
         _metrics = new(meters, _status);
         _secrets = new(client, state, queue.Progressed, events, logger, SecretName);
@@ -65,7 +65,7 @@ internal sealed class NamespaceReconciler
     /// <summary>Opted-in namespaces whose last reconcile did not reach the desired state (no token yet, a conflict, or a failure).</summary>
     public int OutOfSync => _status.OutOfSync;
 
-    private string SecretName => _settings.SecretName;
+    private string SecretName => _daemonOptions.SecretName;
 
     /// <summary>
     /// Reconciles one namespace. <see cref="WorkResult.RetryLater"/> (our cache was behind: a 409)
@@ -123,7 +123,7 @@ internal sealed class NamespaceReconciler
                 return await EnsureAsync(ns, cancellationToken);
             }
 
-            if (_settings.CleanupOnOptOut && !_settings.Excluded.Contains(ns))
+            if (_daemonOptions.CleanupOnOptOut && !_daemonOptions.Excluded.Contains(ns))
             {
                 return await RemoveAsync(ns, cancellationToken);
             }
@@ -145,7 +145,7 @@ internal sealed class NamespaceReconciler
         }
 
         var secret = _state.Secrets.Get(ns, SecretName);
-        var action = SecretPlanner.Plan(secret, content.Hash, content.Expiry, _desired.Previous?.Hash, _settings.AdoptUnmanagedSecrets);
+        var action = SecretPlanner.Plan(secret, content.Hash, content.Expiry, _desired.Previous?.Hash, _daemonOptions.AdoptUnmanagedSecrets);
         if (action.Blocked())
         {
             await _status.ConflictAsync(secret!, adoptable: action == SecretAction.LeaveWrongType, cancellationToken);

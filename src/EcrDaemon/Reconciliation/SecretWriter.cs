@@ -125,21 +125,27 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
             ? WriteOutcome.Conflict
             : await CreateAsync(secret.Namespace, content, cancellationToken);
 
+    /// <summary>
+    /// The managed secret holding <paramref name="content"/>: our label, the expiry annotation, the
+    /// type and the data. A create sends it whole; a patch sends it less the type.
+    /// </summary>
+    private V1Secret Body(string ns, PullSecretContent content) => new()
+    {
+        Metadata = new V1ObjectMeta
+        {
+            Name = secretName,
+            NamespaceProperty = ns,
+            Labels = new Dictionary<string, string> { [Markers.ManagedByLabel] = Markers.ManagedByValue },
+            Annotations = new Dictionary<string, string> { [Markers.ExpiresAtAnnotation] = content.Expiry },
+        },
+        Type = Markers.DockerConfigJsonType,
+        Data = new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = content.DockerConfigJson },
+    };
+
     /// <summary>Creates the managed secret holding <paramref name="content"/>: <see cref="WriteOutcome.Written"/> or <see cref="WriteOutcome.Conflict"/>.</summary>
     private Task<WriteOutcome> CreateAsync(string ns, PullSecretContent content, CancellationToken cancellationToken)
     {
-        var secret = new V1Secret
-        {
-            Metadata = new V1ObjectMeta
-            {
-                Name = secretName,
-                NamespaceProperty = ns,
-                Labels = new Dictionary<string, string> { [Markers.ManagedByLabel] = Markers.ManagedByValue },
-                Annotations = new Dictionary<string, string> { [Markers.ExpiresAtAnnotation] = content.Expiry },
-            },
-            Type = Markers.DockerConfigJsonType,
-            Data = new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = content.DockerConfigJson },
-        };
+        var secret = Body(ns, content);
         return WriteAsync(ns, async () => await client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: cancellationToken), cancellationToken);
     }
 
@@ -150,16 +156,10 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
     /// </summary>
     private Task<WriteOutcome> PatchAsync(SecretView secret, PullSecretContent content, CancellationToken cancellationToken)
     {
-        var patch = new JsonObject
-        {
-            ["metadata"] = new JsonObject
-            {
-                ["resourceVersion"] = secret.ResourceVersion,
-                ["labels"] = new JsonObject { [Markers.ManagedByLabel] = Markers.ManagedByValue },
-                ["annotations"] = new JsonObject { [Markers.ExpiresAtAnnotation] = content.Expiry },
-            },
-            ["data"] = new JsonObject { [Markers.DockerConfigJsonKey] = Convert.ToBase64String(content.DockerConfigJson) },
-        };
+        // A JSON merge patch of the same body: the type is immutable and only ever matches here, so it stays out.
+        var patch = JsonNode.Parse(KubernetesJson.Serialize(Body(secret.Namespace, content)))!.AsObject();
+        patch.Remove("type");
+        patch["metadata"]!["resourceVersion"] = secret.ResourceVersion;
         return WriteAsync(secret.Namespace, async () => await Writes.GoneIsNull(client.CoreV1.PatchNamespacedSecretAsync(
             new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), secretName, secret.Namespace, cancellationToken: cancellationToken)), cancellationToken);
     }

@@ -1,4 +1,3 @@
-using EcrDaemon.Controller;
 using EcrDaemon.Kubernetes;
 using Xunit;
 
@@ -25,7 +24,6 @@ public sealed class ObjectNamesTests
     public void A_secret_name_is_a_DNS_subdomain_and_nothing_after_it(string? name, bool valid)
     {
         Assert.Equal(valid, ObjectNames.IsSubdomain(name));
-        Assert.Equal(valid, EcrDaemonOptionsValidator.IsObjectName(name));
     }
 
     [Theory]
@@ -36,7 +34,6 @@ public sealed class ObjectNamesTests
     public void A_namespace_name_is_a_DNS_label_and_nothing_after_it(string name, bool valid)
     {
         Assert.Equal(valid, ObjectNames.IsLabel(name));
-        Assert.Equal(valid, EcrDaemonOptionsValidator.IsNamespaceName(name));
     }
 
     /// <summary>The label selector checks a key's prefix with the same rule.</summary>

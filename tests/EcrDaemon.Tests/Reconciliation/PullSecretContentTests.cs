@@ -4,7 +4,7 @@ using EcrDaemon.Ecr;
 using EcrDaemon.Reconciliation;
 using Xunit;
 
-namespace EcrDaemon.Tests.Unit;
+namespace EcrDaemon.Tests.Reconciliation;
 
 public sealed class PullSecretContentTests
 {
