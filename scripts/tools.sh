@@ -8,6 +8,7 @@
 #   moto_server, aws - expected from the machine's Python; pip-installed when missing
 #   python3-kubernetes - the official Python client (Debian package), for /usr/bin/python3
 #   @kubernetes/client-node - the official JavaScript client, npm-installed into .tools/node
+#   @bufbuild/cel-spec - the CEL specification's conformance data, npm-installed into .tools/node-celspec
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$root/.tools/bin"
@@ -97,6 +98,35 @@ if ! node_client_installed; then
   fi
 fi
 
+# The CEL specification's conformance tests (cel-spec's simple tests), for the check of the test
+# cluster's CEL engine (tests/EcrDaemon.TestCluster.Tests/CelConformanceTests.cs). The package ships
+# them as a JavaScript module; it is exported once to conformance.json, which the test reads.
+celspec_version=0.6.1
+celspec_dir="$root/.tools/node-celspec"
+celspec_pkg="$celspec_dir/node_modules/@bufbuild/cel-spec"
+celspec_installed() {
+  [ -f "$celspec_dir/conformance.json" ] && [ -f "$celspec_pkg/package.json" ] && command -v node >/dev/null 2>&1 &&
+    [ "$(node -p 'require(process.argv[1]).version' "$celspec_pkg/package.json" 2>/dev/null)" = "$celspec_version" ]
+}
+if ! celspec_installed; then
+  if command -v npm >/dev/null 2>&1; then
+    log "installing @bufbuild/cel-spec@$celspec_version from npm into .tools/node-celspec"
+    mkdir -p "$celspec_dir"
+    rm -f "$celspec_dir/conformance.json"
+    if npm install --prefix "$celspec_dir" --no-audit --no-fund --silent --save-exact "@bufbuild/cel-spec@$celspec_version" >/dev/null 2>&1; then
+      node --input-type=module -e '
+        const { tests } = await import(process.argv[1]);
+        process.stdout.write(JSON.stringify(tests));' "$celspec_pkg/dist/esm/testdata/conformance.js" \
+        > "$celspec_dir/conformance.json.tmp" && mv "$celspec_dir/conformance.json.tmp" "$celspec_dir/conformance.json" \
+        || log "could not export the cel-spec conformance data"
+    else
+      log "npm install of @bufbuild/cel-spec failed"
+    fi
+  else
+    log "no npm: cannot install @bufbuild/cel-spec"
+  fi
+fi
+
 for t in kubectl helm promtool moto_server aws; do
   if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"
   elif [ -x "$bin/$t" ]; then log "$t: $bin/$t"
@@ -107,3 +137,5 @@ if version="$(/usr/bin/python3 -c "import kubernetes; print(kubernetes.__version
 else log "python3-kubernetes: MISSING"; fi
 if node_client_installed; then log "@kubernetes/client-node: $node_client_dir/node_modules/@kubernetes/client-node ($node_client_version)"
 else log "@kubernetes/client-node: MISSING"; fi
+if celspec_installed; then log "@bufbuild/cel-spec: $celspec_dir/conformance.json ($celspec_version)"
+else log "@bufbuild/cel-spec: MISSING"; fi
