@@ -107,3 +107,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   value: {{ . | toString | quote }}
 {{- end }}
 {{- end -}}
+
+{{/* A list of strings as the elements of a CEL list literal: 'a', 'b'. */}}
+{{- define "ecr-daemon.celStrings" -}}
+{{- $quoted := list -}}
+{{- range . }}{{ $quoted = append $quoted (printf "'%s'" .) }}{{ end -}}
+{{- join ", " $quoted -}}
+{{- end -}}

@@ -43,6 +43,9 @@ public sealed class ChartTests
         Assert.Contains(all, o => o is V1Role);
         Assert.Contains(all, o => o is V1RoleBinding);
         Assert.Contains(all, o => o is V1PodDisruptionBudget);
+        Assert.Contains(all, o => o is V1ValidatingAdmissionPolicy);
+        Assert.Contains(all, o => o is V1ValidatingAdmissionPolicyBinding);
+        Assert.Contains(all, o => o is V1NetworkPolicy);
     }
 
     [Fact]

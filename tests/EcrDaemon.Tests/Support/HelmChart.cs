@@ -82,6 +82,10 @@ public static class HelmChart
           enabled: true
         grafanaDashboard:
           enabled: true
+        admissionPolicy:
+          enabled: true
+        networkPolicy:
+          enabled: true
         """;
 
     /// <summary>Runs helm template with a values file (YAML text); returns the result, failed or not.</summary>
