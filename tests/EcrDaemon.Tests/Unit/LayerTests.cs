@@ -96,6 +96,49 @@ public sealed partial class LayerTests
         Assert.Equal(["src/EcrDaemon/Ecr/Sample.cs:1: Ecr imports EcrDaemon.Somewhere, which is not in the layer table"], unknown);
     }
 
+    /// <summary>
+    /// What C# resolves without a <c>using EcrDaemon.X</c> is caught as well: inside
+    /// <c>namespace EcrDaemon.Kubernetes</c>, <c>Reconciliation.X</c> names <c>EcrDaemon.Reconciliation.X</c>
+    /// (the enclosing namespace is searched); so do an interpolation hole, a <c>global using</c> (it
+    /// reaches every file, whichever file holds it), and types that every layer sees without a using
+    /// (in <c>namespace EcrDaemon</c>, in no namespace, or in one outside <c>EcrDaemon.&lt;Folder&gt;</c>).
+    /// </summary>
+    [Fact]
+    public void The_checker_is_not_fooled_by_names_that_resolve_without_EcrDaemon()
+    {
+        string[] lines =
+        [
+            "namespace EcrDaemon.Kubernetes;",
+            "var a = Reconciliation.PullSecretContent.HashOf(null);",
+            "/// <see cref=\"Controller.PullSecretController\"/>",
+            "var b = $\"{EcrDaemon.LeaderElection.Leadership.Identity}\";",
+            "var c = new k8s.Kubernetes(config); var d = builder.Configuration.GetSection(x); var e = Markers.IsManaged(l);",
+        ];
+        var found = Check("src/EcrDaemon/Kubernetes/Sample.cs", "Kubernetes", lines).ToList();
+        Assert.True(found.Count == 3, string.Join('\n', found));
+        Assert.Contains("Sample.cs:2: Kubernetes (rank 1) imports EcrDaemon.Reconciliation (rank 3)", found[0], StringComparison.Ordinal);
+        Assert.Contains("Sample.cs:3: Kubernetes (rank 1) imports EcrDaemon.Controller (rank 4)", found[1], StringComparison.Ordinal);
+        Assert.Contains("Sample.cs:4: Kubernetes (rank 1) imports EcrDaemon.LeaderElection (rank 3)", found[2], StringComparison.Ordinal);
+
+        var global = Check("src/EcrDaemon/Program.cs", Root, ["global using EcrDaemon.Reconciliation;", "using EcrDaemon.Commands;"]).ToList();
+        Assert.Equal(["src/EcrDaemon/Program.cs:1: a global using reaches every layer: global using EcrDaemon.Reconciliation;"], global);
+
+        Assert.Single(Check("src/EcrDaemon/Kubernetes/Sample.cs", "Kubernetes", ["namespace EcrDaemon;", "internal static class Shared", "{", "}"]));
+        Assert.Single(Check("src/EcrDaemon/Kubernetes/Sample.cs", "Kubernetes", ["namespace Shared;"]));
+        Assert.Single(Check("src/EcrDaemon/Kubernetes/Sample.cs", "Kubernetes", ["internal static class Shared", "{", "}"]));
+        Assert.Single(Check("src/EcrDaemon/Program.cs", Root, ["return 0;", "internal static class Shared", "{", "}"]));
+        Assert.Empty(Check("src/EcrDaemon/Kubernetes/Sample.cs", "Kubernetes", ["namespace EcrDaemon.Kubernetes.Inner;"]));
+    }
+
+    /// <summary>A <c>&lt;Using Include="EcrDaemon.X"/&gt;</c> in a project file is a global using of every file.</summary>
+    [Fact]
+    public void No_project_file_adds_a_global_using_of_a_layer()
+    {
+        var projects = Directory.EnumerateFiles(Source, "*.csproj").Append(Path.Combine(Tools.RepositoryRoot, "Directory.Build.props")).Where(File.Exists).ToList();
+        Assert.NotEmpty(projects);
+        Assert.All(projects, p => Assert.DoesNotMatch("""<Using\s+Include\s*=\s*"EcrDaemon""", File.ReadAllText(p)));
+    }
+
     private static IEnumerable<string> SourceFiles() =>
         Directory.EnumerateFiles(Source, "*.cs", SearchOption.AllDirectories)
             .Where(f => !Path.GetRelativePath(Source, f).Split(Path.DirectorySeparatorChar).Any(p => p is "bin" or "obj"))
