@@ -6,8 +6,10 @@ namespace EcrDaemon.Tests.Unit;
 
 /// <summary>
 /// Data flows one way: a folder of <c>src/EcrDaemon</c> may use only the folders below it. Every
-/// <c>using EcrDaemon.X</c>, every fully qualified <c>EcrDaemon.X.</c> reference in code (string
-/// literals do not count) and the file's own namespace are checked against <see cref="Layers"/>.
+/// <c>using EcrDaemon.X</c>, every <c>EcrDaemon.X.</c> and every <c>X.</c> alone (which C# resolves
+/// in the enclosing <c>EcrDaemon</c>) in code, interpolation holes and crefs (string literals do not
+/// count) are checked against <see cref="Layers"/>, and so is the file's own namespace. No global
+/// using and no type outside <c>EcrDaemon.&lt;Folder&gt;</c> (seen by every layer) is allowed.
 /// </summary>
 public sealed partial class LayerTests
 {
@@ -154,22 +156,39 @@ public sealed partial class LayerTests
     private static IEnumerable<string> Check(string path, string layer, string[] lines)
     {
         var rank = Layers.TryGetValue(layer, out var r) ? r : throw new InvalidOperationException($"{path}: {layer} is not in the layer table");
+        var declaredNamespace = false;
         for (var i = 0; i < lines.Length; i++)
         {
-            var line = StringLiteral().Replace(lines[i], "\"\"");
+            // In a doc comment the quotes are XML attributes (a cref), not string literals.
+            var line = lines[i].TrimStart().StartsWith("///", StringComparison.Ordinal) ? lines[i] : StringLiteral().Replace(lines[i], InterpolationHoles);
             var where = $"{path}:{i + 1}";
             if (NamespaceDeclaration().Match(line) is { Success: true } declared)
             {
-                var own = declared.Groups["layer"].Value;
-                if (own != layer)
+                // Types in namespace EcrDaemon, or outside EcrDaemon.<Folder>, are seen by every layer without a checked using.
+                declaredNamespace = true;
+                var name = declared.Groups["name"].Value;
+                if (layer == Root || !(name == $"EcrDaemon.{layer}" || name.StartsWith($"EcrDaemon.{layer}.", StringComparison.Ordinal)))
                 {
-                    yield return $"{where}: a file in {layer}/ declares namespace EcrDaemon.{own}";
+                    yield return $"{where}: a file in {(layer == Root ? "the project's root" : layer + "/")} declares namespace {name}";
                 }
 
                 continue;
             }
 
-            foreach (var used in Reference().Matches(line).Select(m => m.Groups["layer"].Value).Distinct(StringComparer.Ordinal))
+            if (GlobalUsing().IsMatch(line))
+            {
+                yield return $"{where}: a global using reaches every layer: {lines[i].Trim()}";
+                continue;
+            }
+
+            if (layer == Root && TypeDeclaration().IsMatch(line))
+            {
+                yield return $"{where}: a type at the project's root is in the global namespace, which every layer sees: {lines[i].Trim()}";
+            }
+
+            // EcrDaemon.X anywhere, and X. alone: inside namespace EcrDaemon.Y, C# finds X in the enclosing EcrDaemon.
+            var references = Reference().Matches(line).Concat(UnqualifiedReference.Matches(line));
+            foreach (var used in references.Select(m => m.Groups["layer"].Value).Distinct(StringComparer.Ordinal))
             {
                 if (used == layer)
                 {
@@ -186,15 +205,39 @@ public sealed partial class LayerTests
                 }
             }
         }
+
+        if (layer != Root && !declaredNamespace && lines.Any(l => TypeDeclaration().IsMatch(l)))
+        {
+            yield return $"{path}: a file in {layer}/ declares no namespace: its types are in the global namespace, which every layer sees";
+        }
     }
 
-    [GeneratedRegex("""^\s*namespace\s+EcrDaemon\.(?<layer>[A-Za-z]+)""")]
+    /// <summary>A string literal is no reference, but the code in an interpolated string's holes is.</summary>
+    private static string InterpolationHoles(Match literal) =>
+        literal.Value.StartsWith('$') || literal.Value.StartsWith("@$", StringComparison.Ordinal)
+            ? "\"\" " + string.Join(' ', Hole().Matches(literal.Value).Select(h => h.Groups["code"].Value))
+            : "\"\"";
+
+    /// <summary>A layer's name alone followed by a member (<c>Reconciliation.PullSecretContent</c>), not after a dot (<c>k8s.Kubernetes</c>, <c>builder.Configuration</c>).</summary>
+    private static Regex UnqualifiedReference { get; } = new(
+        $"""(?<![\w.:])(?<layer>{string.Join('|', Layers.Keys.Where(k => k != Root))})(?=\s*\.\s*[A-Z])""", RegexOptions.CultureInvariant);
+
+    [GeneratedRegex("""^\s*namespace\s+(?<name>[\w.]+)""")]
     private static partial Regex NamespaceDeclaration();
+
+    [GeneratedRegex("""^\s*global\s+using\b""")]
+    private static partial Regex GlobalUsing();
+
+    [GeneratedRegex("""^\s*(?:(?:public|internal|private|protected|static|sealed|abstract|partial|readonly|file|unsafe|ref)\s+)*(?:class|struct|interface|enum|record|delegate)\s""")]
+    private static partial Regex TypeDeclaration();
+
+    [GeneratedRegex("""(?<!\{)\{(?!\{)(?<code>[^{}]*)\}""")]
+    private static partial Regex Hole();
 
     /// <summary><c>using EcrDaemon.X;</c>, <c>using static EcrDaemon.X.Y;</c>, <c>using A = EcrDaemon.X.Y;</c> and <c>EcrDaemon.X.</c> in code or a cref.</summary>
     [GeneratedRegex("""(?<![\w.])EcrDaemon\.(?<layer>[A-Z][A-Za-z]*)(?=\s*[;.])""")]
     private static partial Regex Reference();
 
-    [GeneratedRegex(""""@?"(?:[^"\\]|\\.)*"""")]
+    [GeneratedRegex(""""(?:\$@?|@\$?)?"(?:[^"\\]|\\.)*"""")]
     private static partial Regex StringLiteral();
 }
