@@ -264,6 +264,50 @@ public sealed class ChartAdmissionPolicyTests
     }
 
     [ToolFact("helm")]
+    public async Task The_daemons_identity_cannot_pin_a_secret_with_finalizers_or_ownerReferences()
+    {
+        // A finalizer on an aws-registry secret, which the token may create in any namespace, keeps that
+        // namespace Terminating for ever; an ownerReference with blockOwnerDeletion holds up its owner's
+        // foreground deletion. The daemon never sets either.
+        var chart = await HelmChart.RenderAsync("", ServesPolicies);
+        await using var h = await DaemonHarness.StartAsync(new TestCluster.TestClusterOptions { RbacYaml = chart });
+        await h.CreateNamespaceAsync("apps", optedIn: false);
+        using var asDaemon = DaemonHarness.Client(h.Cluster, h.Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
+
+        var pinned = Secret(Markers.DockerConfigJsonType, labelled: true);
+        pinned.Metadata.Finalizers = ["example.com/hold"];
+        await Denied(() => asDaemon.CoreV1.CreateNamespacedSecretAsync(pinned, "apps"),
+            "ecr-daemon may not set or change metadata.finalizers of a secret: refused CREATE of Secret apps/aws-registry");
+        var owned = Secret(Markers.DockerConfigJsonType, labelled: true);
+        owned.Metadata.OwnerReferences = [new V1OwnerReference { ApiVersion = "v1", Kind = "ServiceAccount", Name = "default", Uid = "0d5e8a4c-1111-4222-8333-444455556666", BlockOwnerDeletion = true }];
+        await Denied(() => asDaemon.CoreV1.CreateNamespacedSecretAsync(owned, "apps"),
+            "ecr-daemon may not set or change metadata.ownerReferences of a secret: refused CREATE of Secret apps/aws-registry");
+        Assert.Null(h.Secret("apps"));
+
+        // Nor by a patch of its own secret.
+        await asDaemon.CoreV1.CreateNamespacedSecretAsync(Secret(Markers.DockerConfigJsonType, labelled: true), "apps");
+        await Denied(() => asDaemon.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+                """{"metadata":{"finalizers":["example.com/hold"]}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps"),
+            "ecr-daemon may not set or change metadata.finalizers of a secret: refused UPDATE of Secret apps/aws-registry");
+        await Denied(() => asDaemon.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+                """{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"ServiceAccount","name":"default","uid":"0d5e8a4c-1111-4222-8333-444455556666","blockOwnerDeletion":true}]}}""",
+                V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps"),
+            "ecr-daemon may not set or change metadata.ownerReferences of a secret: refused UPDATE of Secret apps/aws-registry");
+        Assert.Null(h.Secret("apps")!["metadata"]!["finalizers"]);
+        Assert.Null(h.Secret("apps")!["metadata"]!["ownerReferences"]);
+
+        // Someone else's finalizer stays, and the daemon's data patch, which leaves it as it is, passes.
+        await h.Admin.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+            """{"metadata":{"finalizers":["example.com/keep"]}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps");
+        await asDaemon.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+            """{"data":{".dockerconfigjson":"e30="}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps");
+        await Denied(() => asDaemon.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+                """{"metadata":{"finalizers":null}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps"),
+            "ecr-daemon may not set or change metadata.finalizers of a secret: refused UPDATE of Secret apps/aws-registry");
+        Assert.Equal("e30=", h.Secret("apps")!["data"]![".dockerconfigjson"]!.GetValue<string>());
+    }
+
+    [ToolFact("helm")]
     public async Task Another_identity_bound_to_the_same_ClusterRole_is_not_affected_by_the_policy()
     {
         var chart = await HelmChart.RenderAsync("", ServesPolicies) + """
