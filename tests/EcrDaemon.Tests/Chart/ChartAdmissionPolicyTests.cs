@@ -218,6 +218,16 @@ public sealed class ChartAdmissionPolicyTests
         stolen.Metadata.Name = "stolen";
         await Denied(() => asDaemon.CoreV1.CreateNamespacedSecretAsync(stolen, "apps"),
             "ecr-daemon may write only the secrets named aws-registry: refused CREATE of Secret apps/stolen");
+        // A generated name: the request has no name (request.name is absent), the message names the object.
+        var generated = Secret(Markers.DockerConfigJsonType, labelled: true);
+        generated.Metadata.Name = null;
+        generated.Metadata.GenerateName = "aws-registry-";
+        var e = await Assert.ThrowsAnyAsync<HttpOperationException>(() => asDaemon.CoreV1.CreateNamespacedSecretAsync(generated, "apps"));
+        Assert.Equal(HttpStatusCode.Forbidden, e.Response.StatusCode);
+        Assert.Matches(
+            "^secrets \"aws-registry-[a-z0-9]{5}\" is forbidden: " + System.Text.RegularExpressions.Regex.Escape(Policy)
+            + "ecr-daemon may write only the secrets named aws-registry: refused CREATE of Secret apps/aws-registry-[a-z0-9]{5}$",
+            JsonSerializer.Deserialize<JsonElement>(e.Response.Content).GetProperty("message").GetString());
         Assert.Null(h.Cluster.Store.Get(TestCluster.Api.ResourceType.Secrets, "kube-system", DaemonHarness.SecretName));
         Assert.Null(h.Secret("apps"));
         Assert.Null(h.Secret("apps", "stolen"));
