@@ -245,6 +245,28 @@ public sealed class AdmissionPolicyTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_create_with_generateName_has_no_request_name_while_object_carries_the_generated_one()
+    {
+        // The create handler takes the admission name from the body before the registry generates one
+        // (handlers/create.go; AdmissionRequest.name: "the client may omit name and rely on the server
+        // to generate the name. If that is the case, this field will contain an empty string"), and
+        // request omits an empty name; object has the generated name (rest.BeforeCreate runs first).
+        _server.LoadAdmissionPolicies(ProbePolicy.Replace(
+            "request.operation + ' ' + request.name + ' ' +",
+            "'request.name set=' + string(has(request.name)) + ' object.metadata.name=' + object.metadata.name + ' ' +",
+            StringComparison.Ordinal));
+        using var http = Cluster.RawClient(_server);
+        using var response = await http.PostAsync(new Uri($"/api/v1/namespaces/{Ns}/secrets", UriKind.Relative),
+            new StringContent("""{"metadata":{"generateName":"probe-","labels":{"probe":"yes","v":"1"}}}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var name = (await _admin.CoreV1.ListNamespacedSecretAsync(Ns, labelSelector: "probe=yes")).Items.Single().Metadata.Name;
+        Assert.StartsWith("probe-", name, StringComparison.Ordinal);
+        var warning = Assert.Single(response.Headers.GetValues("Warning"));
+        var expected = $"299 - \"Validation failed for ValidatingAdmissionPolicy 'probe' with binding 'probe-warn': request.name set=false object.metadata.name={name} apps ";
+        Assert.True(warning.StartsWith(expected, StringComparison.Ordinal), warning);
+    }
+
     private const string ServiceAccountPolicy = """
         apiVersion: admissionregistration.k8s.io/v1
         kind: ValidatingAdmissionPolicy

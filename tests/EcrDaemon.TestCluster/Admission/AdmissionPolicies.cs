@@ -9,6 +9,7 @@ namespace EcrDaemon.TestCluster.Admission;
 
 /// <summary>What a write asks admission about, as the real server's admission attributes carry it.</summary>
 /// <param name="Operation">CREATE, UPDATE (an update or a patch) or DELETE.</param>
+/// <param name="Name">The request's name: the path's, or on a create the body's before a name is generated ("" then).</param>
 /// <param name="NewObject">The object to be stored (CEL's <c>object</c>); null on DELETE.</param>
 /// <param name="OldObject">The stored object; null on CREATE.</param>
 public sealed record AdmissionAttributes(
@@ -153,8 +154,11 @@ public sealed class AdmissionPolicies
             "RequestEntityTooLarge" => 413,
             _ => 422,
         };
-        // extractResourceName (k8s.io/apiserver/pkg/admission/errors.go): the request's name.
-        var name = a.Name.Length > 0 ? a.Name : "Unknown";
+        // extractResourceName (k8s.io/apiserver/pkg/admission/errors.go): the request's name, else the
+        // object's (a create with generateName: the generated one), else its generateName, else Unknown.
+        var meta = a.NewObject?["metadata"];
+        var name = new[] { a.Name, meta?["name"]?.GetValue<string>(), meta?["generateName"]?.GetValue<string>() }
+            .FirstOrDefault(n => n is { Length: > 0 }) ?? "Unknown";
         var details = new JsonObject { ["name"] = name };
         if (a.Type.Group.Length > 0)
         {

@@ -178,7 +178,11 @@ public sealed class ApiHandler(
                 await WatchResponder.ServeAsync(ctx, Store, request, labels, fields, listParameters!, table, options, faults, time);
                 break;
             case "create":
-                var created = operations.Create(type, ns, await ReadObjectAsync(ctx, type), admit);
+                // The admission name of a create is the body's, taken before the registry generates
+                // one from generateName (handlers/create.go), so it is empty then.
+                var posted = await ReadObjectAsync(ctx, type);
+                var postedName = posted["metadata"]?["name"]?.GetValue<string>() ?? "";
+                var created = operations.Create(type, ns, posted, Admit(ctx, request, identity, postedName));
                 await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 await WriteObjectAsync(ctx, 201, type, created, false);
                 break;
@@ -235,13 +239,13 @@ public sealed class ApiHandler(
     /// with the Warn action go out as <c>Warning: 299 - "..."</c> headers, as the real server sends them
     /// (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/warning.go).
     /// </summary>
-    private Operations.AdmissionCheck Admit(HttpContext ctx, ApiRequest request, Identity identity) => (operation, obj, old) =>
+    private Operations.AdmissionCheck Admit(HttpContext ctx, ApiRequest request, Identity identity, string? createName = null) => (operation, obj, old) =>
     {
         var policies = admission();
         var warnings = new List<string>();
         try
         {
-            var name = obj?["metadata"]?["name"]?.GetValue<string>() ?? request.Name ?? "";
+            var name = createName ?? obj?["metadata"]?["name"]?.GetValue<string>() ?? request.Name ?? "";
             policies.Admit(new AdmissionAttributes(operation, request.Type, request.Namespace, name, obj, old, identity),
                 n => Store.Get(ResourceType.Namespaces, "", n)?.Node, warnings);
         }

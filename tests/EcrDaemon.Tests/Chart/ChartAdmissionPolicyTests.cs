@@ -218,6 +218,16 @@ public sealed class ChartAdmissionPolicyTests
         stolen.Metadata.Name = "stolen";
         await Denied(() => asDaemon.CoreV1.CreateNamespacedSecretAsync(stolen, "apps"),
             "ecr-daemon may write only the secrets named aws-registry: refused CREATE of Secret apps/stolen");
+        // A generated name: the request has no name (request.name is absent), the message names the object.
+        var generated = Secret(Markers.DockerConfigJsonType, labelled: true);
+        generated.Metadata.Name = null;
+        generated.Metadata.GenerateName = "aws-registry-";
+        var e = await Assert.ThrowsAnyAsync<HttpOperationException>(() => asDaemon.CoreV1.CreateNamespacedSecretAsync(generated, "apps"));
+        Assert.Equal(HttpStatusCode.Forbidden, e.Response.StatusCode);
+        Assert.Matches(
+            "^secrets \"aws-registry-[a-z0-9]{5}\" is forbidden: " + System.Text.RegularExpressions.Regex.Escape(Policy)
+            + "ecr-daemon may write only the secrets named aws-registry: refused CREATE of Secret apps/aws-registry-[a-z0-9]{5}$",
+            JsonSerializer.Deserialize<JsonElement>(e.Response.Content).GetProperty("message").GetString());
         Assert.Null(h.Cluster.Store.Get(TestCluster.Api.ResourceType.Secrets, "kube-system", DaemonHarness.SecretName));
         Assert.Null(h.Secret("apps"));
         Assert.Null(h.Secret("apps", "stolen"));
@@ -261,6 +271,50 @@ public sealed class ChartAdmissionPolicyTests
             """{"metadata":{"labels":{"app.kubernetes.io/managed-by":"ecr-daemon"}}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps");
         await asDaemon.CoreV1.DeleteNamespacedSecretAsync(DaemonHarness.SecretName, "apps");
         Assert.Null(h.Secret("apps"));
+    }
+
+    [ToolFact("helm")]
+    public async Task The_daemons_identity_cannot_pin_a_secret_with_finalizers_or_ownerReferences()
+    {
+        // A finalizer on an aws-registry secret, which the token may create in any namespace, keeps that
+        // namespace Terminating for ever; an ownerReference with blockOwnerDeletion holds up its owner's
+        // foreground deletion. The daemon never sets either.
+        var chart = await HelmChart.RenderAsync("", ServesPolicies);
+        await using var h = await DaemonHarness.StartAsync(new TestCluster.TestClusterOptions { RbacYaml = chart });
+        await h.CreateNamespaceAsync("apps", optedIn: false);
+        using var asDaemon = DaemonHarness.Client(h.Cluster, h.Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
+
+        var pinned = Secret(Markers.DockerConfigJsonType, labelled: true);
+        pinned.Metadata.Finalizers = ["example.com/hold"];
+        await Denied(() => asDaemon.CoreV1.CreateNamespacedSecretAsync(pinned, "apps"),
+            "ecr-daemon may not set or change metadata.finalizers of a secret: refused CREATE of Secret apps/aws-registry");
+        var owned = Secret(Markers.DockerConfigJsonType, labelled: true);
+        owned.Metadata.OwnerReferences = [new V1OwnerReference { ApiVersion = "v1", Kind = "ServiceAccount", Name = "default", Uid = "0d5e8a4c-1111-4222-8333-444455556666", BlockOwnerDeletion = true }];
+        await Denied(() => asDaemon.CoreV1.CreateNamespacedSecretAsync(owned, "apps"),
+            "ecr-daemon may not set or change metadata.ownerReferences of a secret: refused CREATE of Secret apps/aws-registry");
+        Assert.Null(h.Secret("apps"));
+
+        // Nor by a patch of its own secret.
+        await asDaemon.CoreV1.CreateNamespacedSecretAsync(Secret(Markers.DockerConfigJsonType, labelled: true), "apps");
+        await Denied(() => asDaemon.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+                """{"metadata":{"finalizers":["example.com/hold"]}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps"),
+            "ecr-daemon may not set or change metadata.finalizers of a secret: refused UPDATE of Secret apps/aws-registry");
+        await Denied(() => asDaemon.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+                """{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"ServiceAccount","name":"default","uid":"0d5e8a4c-1111-4222-8333-444455556666","blockOwnerDeletion":true}]}}""",
+                V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps"),
+            "ecr-daemon may not set or change metadata.ownerReferences of a secret: refused UPDATE of Secret apps/aws-registry");
+        Assert.Null(h.Secret("apps")!["metadata"]!["finalizers"]);
+        Assert.Null(h.Secret("apps")!["metadata"]!["ownerReferences"]);
+
+        // Someone else's finalizer stays, and the daemon's data patch, which leaves it as it is, passes.
+        await h.Admin.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+            """{"metadata":{"finalizers":["example.com/keep"]}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps");
+        await asDaemon.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+            """{"data":{".dockerconfigjson":"e30="}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps");
+        await Denied(() => asDaemon.CoreV1.PatchNamespacedSecretAsync(new V1Patch(
+                """{"metadata":{"finalizers":null}}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "apps"),
+            "ecr-daemon may not set or change metadata.finalizers of a secret: refused UPDATE of Secret apps/aws-registry");
+        Assert.Equal("e30=", h.Secret("apps")!["data"]![".dockerconfigjson"]!.GetValue<string>());
     }
 
     [ToolFact("helm")]
