@@ -318,6 +318,66 @@ public sealed class ChartAdmissionPolicyTests
     }
 
     [ToolFact("helm")]
+    public async Task Were_its_RBAC_widened_the_daemons_identity_could_still_only_create_Events_and_update_ServiceAccounts()
+    {
+        // The policy's own rules for what RBAC already refuses today (ServiceAccount create and delete,
+        // Event update and delete): a second ClusterRole gives the daemon's identity those verbs, as a
+        // careless edit of the chart or a cluster-wide grant might, and the policy still says no.
+        var chart = await HelmChart.RenderAsync("", ServesPolicies) + """
+
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRole
+            metadata:
+              name: ecr-daemon-widened
+            rules:
+              - apiGroups: [""]
+                resources: ["serviceaccounts", "events"]
+                verbs: ["get", "create", "update", "patch", "delete"]
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRoleBinding
+            metadata:
+              name: ecr-daemon-widened
+            roleRef:
+              apiGroup: rbac.authorization.k8s.io
+              kind: ClusterRole
+              name: ecr-daemon-widened
+            subjects:
+              - kind: ServiceAccount
+                name: ecr-daemon
+                namespace: ecr-daemon
+            """;
+        await using var h = await DaemonHarness.StartAsync(new TestCluster.TestClusterOptions { RbacYaml = chart });
+        await h.CreateNamespaceAsync("apps", optedIn: false);
+        await h.Admin.CoreV1.CreateNamespacedServiceAccountAsync(Builder(), "apps");
+        using var asDaemon = DaemonHarness.Client(h.Cluster, h.Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
+
+        await Denied(() => asDaemon.CoreV1.CreateNamespacedServiceAccountAsync(new V1ServiceAccount { Metadata = new V1ObjectMeta { Name = "minted" } }, "apps"),
+            "ecr-daemon may only update ServiceAccounts: refused CREATE of ServiceAccount apps/minted");
+        await Denied(() => asDaemon.CoreV1.DeleteNamespacedServiceAccountAsync("builder", "apps"),
+            "ecr-daemon may only update ServiceAccounts: refused DELETE of ServiceAccount apps/builder");
+        Assert.Null(h.Cluster.Store.Get(TestCluster.Api.ResourceType.ServiceAccounts, "apps", "minted"));
+        AssertUntouched(await h.Admin.CoreV1.ReadNamespacedServiceAccountAsync("builder", "apps"));
+
+        // Events: a create passes (the daemon records them); changing or deleting one, its own or another's, does not.
+        var recorded = await asDaemon.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+        {
+            Metadata = new V1ObjectMeta { Name = "recorded" },
+            InvolvedObject = new V1ObjectReference { Kind = "Namespace", Name = "apps" },
+            Reason = "Test",
+            Message = "created by the daemon's identity",
+            Type = "Normal",
+        }, "apps");
+        recorded.Message = "rewritten";
+        await Denied(() => asDaemon.CoreV1.ReplaceNamespacedEventAsync(recorded, "recorded", "apps"),
+            "ecr-daemon may only create Events: refused UPDATE of Event apps/recorded");
+        await Denied(() => asDaemon.CoreV1.DeleteNamespacedEventAsync("recorded", "apps"),
+            "ecr-daemon may only create Events: refused DELETE of Event apps/recorded");
+        Assert.Equal("created by the daemon's identity", (await h.Admin.CoreV1.ReadNamespacedEventAsync("recorded", "apps")).Message);
+    }
+
+    [ToolFact("helm")]
     public async Task Another_identity_bound_to_the_same_ClusterRole_is_not_affected_by_the_policy()
     {
         var chart = await HelmChart.RenderAsync("", ServesPolicies) + """
