@@ -77,6 +77,25 @@ public sealed class OwnershipTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Deleting_the_unowned_secret_lets_the_daemon_create_its_own_and_the_conflict_clears()
+    {
+        await _h.CreateNamespaceAsync("freed", optedIn: true);
+        await CreateSecret("freed", "kubernetes.io/dockerconfigjson", ".dockerconfigjson", "{}");
+        await _h.StartDaemonAsync();
+        var reconciler = _h.Services.GetRequiredService<NamespaceReconciler>();
+        await Poll.Until(() => reconciler.UnmanagedSecretConflicts == 1, () => "conflict not seen");
+
+        await _h.Admin.CoreV1.DeleteNamespacedSecretAsync(DaemonHarness.SecretName, "freed");
+        await _h.WaitInSyncAsync("freed");
+        await _h.IdleAsync();
+
+        // The daemon's own secret now stands where the other was: nothing blocks the namespace, so the
+        // conflict gauge (ecr_daemon_unmanaged_secret_conflicts) must not keep counting it.
+        Assert.Equal(Markers.ManagedByValue, _h.Secret("freed")!["metadata"]!["labels"]![Markers.ManagedByLabel]!.GetValue<string>());
+        Assert.Equal(0, reconciler.UnmanagedSecretConflicts);
+    }
+
+    [Fact]
     public async Task With_adoption_on_a_seed_style_dockercfg_secret_is_replaced_by_a_managed_dockerconfigjson()
     {
         await _h.CreateNamespaceAsync("seed", optedIn: true);
