@@ -61,6 +61,26 @@ public sealed class ChartAdmissionPolicyTests
     }
 
     [ToolFact("helm")]
+    public async Task The_install_notes_say_whether_the_policy_is_on_and_warn_when_it_is_not()
+    {
+        // helm install (client-side dry run) renders NOTES.txt; its capabilities do not include the
+        // ValidatingAdmissionPolicy API, so "auto" is the case of a cluster older than 1.30.
+        async Task<string> Notes(params string[] set)
+        {
+            var result = await Tools.RunAsync(Tools.Require("helm"),
+                ["install", "notes", HelmChart.ChartDirectory, "--dry-run=client", .. set.SelectMany(v => new[] { "--set", v })]);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            return result.StandardOutput[result.StandardOutput.IndexOf("NOTES:", StringComparison.Ordinal)..];
+        }
+
+        var forcedOn = await Notes("admissionPolicy.enabled=true");
+        Assert.Contains("Admission policy: on.", forcedOn, StringComparison.Ordinal);
+        Assert.DoesNotContain("WARNING", forcedOn, StringComparison.Ordinal);
+        Assert.Contains("WARNING: no admission policy was installed", await Notes(), StringComparison.Ordinal);
+        Assert.Contains("WARNING: admissionPolicy.enabled=false", await Notes("admissionPolicy.enabled=false"), StringComparison.Ordinal);
+    }
+
+    [ToolFact("helm")]
     public async Task Helm_lint_strict_passes_with_the_policy_on_off_and_auto_and_with_the_NetworkPolicy_on()
     {
         foreach (var values in new[]
