@@ -1,3 +1,4 @@
+using EcrDaemon.Testing;
 using System.Net;
 using System.Text;
 using k8s;
@@ -16,22 +17,7 @@ public sealed class AdmissionPolicyTests : IAsyncLifetime
     private const string Ns = "apps";
 
     /// <summary>RBAC as the daemon's, and a second ServiceAccount ("other") bound to the same ClusterRole.</summary>
-    private static readonly string Rbac = ClientRbacTests.DaemonRbac + """
-
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: ClusterRoleBinding
-        metadata:
-          name: ecr-daemon-other
-        roleRef:
-          apiGroup: rbac.authorization.k8s.io
-          kind: ClusterRole
-          name: ecr-daemon
-        subjects:
-          - kind: ServiceAccount
-            name: other
-            namespace: ecr-daemon
-        """;
+    private static readonly string Rbac = ClientRbacTests.DaemonRbac + RbacYaml.ClusterRoleBinding("ecr-daemon-other", "ecr-daemon", "ecr-daemon", "other");
 
     private const string RegistryPolicy = """
         apiVersion: admissionregistration.k8s.io/v1

@@ -354,20 +354,7 @@ public sealed class ChartAdmissionPolicyTests
               - apiGroups: [""]
                 resources: ["serviceaccounts", "events"]
                 verbs: ["get", "create", "update", "patch", "delete"]
-            ---
-            apiVersion: rbac.authorization.k8s.io/v1
-            kind: ClusterRoleBinding
-            metadata:
-              name: ecr-daemon-widened
-            roleRef:
-              apiGroup: rbac.authorization.k8s.io
-              kind: ClusterRole
-              name: ecr-daemon-widened
-            subjects:
-              - kind: ServiceAccount
-                name: ecr-daemon
-                namespace: ecr-daemon
-            """;
+            """ + RbacYaml.ClusterRoleBinding("ecr-daemon-widened", "ecr-daemon-widened", "ecr-daemon", "ecr-daemon");
         await using var h = await DaemonHarness.StartAsync(new TestCluster.TestClusterOptions { RbacYaml = chart });
         await h.CreateNamespaceAsync("apps", optedIn: false);
         await h.Admin.CoreV1.CreateNamespacedServiceAccountAsync(Builder(), "apps");
@@ -400,22 +387,7 @@ public sealed class ChartAdmissionPolicyTests
     [ToolFact("helm")]
     public async Task Another_identity_bound_to_the_same_ClusterRole_is_not_affected_by_the_policy()
     {
-        var chart = await HelmChart.RenderAsync("", ServesPolicies) + """
-
-            ---
-            apiVersion: rbac.authorization.k8s.io/v1
-            kind: ClusterRoleBinding
-            metadata:
-              name: ecr-daemon-other
-            roleRef:
-              apiGroup: rbac.authorization.k8s.io
-              kind: ClusterRole
-              name: ecr-daemon
-            subjects:
-              - kind: ServiceAccount
-                name: other
-                namespace: ecr-daemon
-            """;
+        var chart = await HelmChart.RenderAsync("", ServesPolicies) + RbacYaml.ClusterRoleBinding("ecr-daemon-other", "ecr-daemon", "ecr-daemon", "other");
         await using var h = await DaemonHarness.StartAsync(new TestCluster.TestClusterOptions { RbacYaml = chart });
         Assert.Equal(1, h.Cluster.AdmissionPolicies.PolicyCount);
         await h.CreateNamespaceAsync("apps", optedIn: true);
