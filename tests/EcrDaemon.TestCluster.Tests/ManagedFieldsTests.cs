@@ -267,7 +267,7 @@ public sealed class ManagedFieldsTests : IAsyncLifetime
     {
         // ValidateFieldManager (apimachinery 0.32): more than 128 bytes is field.TooLong, which
         // omits the value; each non-printable rune is field.Invalid with %#U and its byte offset, the
-        // value printed with %q (so BEL is \\a).
+        // value printed with %q (so BEL is \a).
         var tooLong = await CreateAsync(LabelledSecret, "?fieldManager=" + new string('a', 129));
         AssertInvalid(tooLong, "CreateOptions", "CreateOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: may not be more than 128 bytes",
             ("FieldValueTooLong", "Too long: may not be more than 128 bytes"));
