@@ -30,6 +30,13 @@ public sealed class ProfileRotationTests
         var hostB = ecrB.HostFor(AccountB);
         Assert.Equal(h.Ecr.Region, ecrB.Region);
 
+        // A fixed expiry: a refresh of A then hands out exactly the token A's secrets already hold (same password,
+        // same expires-at), so any write of them is a write without a content change. (With the default, each
+        // answer's expiry is "now + 12 h", and the refresh that rotates B also moves A's expiry.)
+        var expiry = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.AddHours(12).ToUnixTimeSeconds());
+        h.Ecr.ExpiresAt = expiry;
+        ecrB.ExpiresAt = expiry;
+
         bool Holds(int generationB) =>
             h.Password("a1", "ecr-team-a", hostA) == EcrStandIn.PasswordFor(AccountA)
             && h.Password("ap", "ecr-team-a", hostA) == EcrStandIn.PasswordFor(AccountA)
