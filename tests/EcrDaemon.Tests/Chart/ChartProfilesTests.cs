@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Support;
 using k8s.Models;
@@ -9,7 +10,7 @@ namespace EcrDaemon.Tests.Chart;
 /// The chart's <c>profiles</c> and <c>registries[].name</c>: the environment they render, the RBAC and admission
 /// policy that cover every profile's secret name, the schema and template checks that reject bad values early.
 /// </summary>
-public sealed class ChartProfilesTests
+public sealed partial class ChartProfilesTests
 {
     /// <summary>Three profiles: serviceAccounts omitted, empty (secret only), and "*" with another; one with its own exclusions.</summary>
     internal const string ThreeProfiles = """
@@ -190,6 +191,27 @@ public sealed class ChartProfilesTests
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains(expected, result.StandardError, StringComparison.Ordinal);
     }
+
+    [ToolFact("helm")]
+    public async Task The_READMEs_profiles_example_is_valid_chart_values_and_its_environment_variables_are_what_the_chart_renders()
+    {
+        // The README's chart values with `profiles:`, and the bash block after them with the same as environment variables.
+        var example = ReadmeProfilesExample().Match(Readme.Text);
+        Assert.True(example.Success, "the README has no ```yaml block with profiles followed by a ```bash block");
+        var documented = example.Groups["env"].Value.Split('\n')
+            .Where(l => l.StartsWith("EcrDaemon__", StringComparison.Ordinal))
+            .Select(l => l.Trim()).ToList();
+
+        var env = await EnvAsync(example.Groups["values"].Value);
+        var rendered = env.Where(e => e.Name.StartsWith("EcrDaemon__Profiles__", StringComparison.Ordinal) || e.Name.StartsWith("EcrDaemon__Registries__", StringComparison.Ordinal))
+            .Select(e => $"{e.Name}={e.Value}").ToList();
+
+        Assert.NotEmpty(documented);
+        Assert.Equal(rendered.Order(StringComparer.Ordinal), documented.Order(StringComparer.Ordinal));
+    }
+
+    [GeneratedRegex(@"```yaml\n(?<values>(?:(?!```).)*?\nprofiles:\n(?:(?!```).)*?)```(?:(?!```).)*?```bash\n(?<env>(?:(?!```).)*?)```", RegexOptions.Singleline)]
+    private static partial Regex ReadmeProfilesExample();
 
     [ToolFact("helm")]
     public async Task The_install_notes_list_each_profile_with_its_secret_and_lint_passes()
