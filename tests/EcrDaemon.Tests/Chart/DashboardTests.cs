@@ -104,7 +104,7 @@ public sealed class DashboardTests
             .Where(t => t.Legend is not null)
             .ToList();
 
-        foreach (var metric in new[] { "ecr_daemon_namespaces_managed", "ecr_daemon_namespaces_out_of_sync" })
+        foreach (var metric in new[] { "ecr_daemon_namespaces_managed", "ecr_daemon_namespaces_out_of_sync", "ecr_daemon_unmanaged_secret_conflicts" })
         {
             var series = Assert.Single(targets, t => t.Expr.Contains(metric, StringComparison.Ordinal));
             Assert.StartsWith("sum by (profile) (", series.Expr, StringComparison.Ordinal);
