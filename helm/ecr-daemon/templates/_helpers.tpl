@@ -47,16 +47,113 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+What values.schema.json cannot check about `profiles` and `registries[].name`, failed early with the value
+named (the daemon checks the same at start and exits 2). Renders nothing.
+*/}}
+{{- define "ecr-daemon.validateProfiles" -}}
+{{- $registryNames := list -}}
+{{- range $i, $r := .Values.registries -}}
+{{- with $r.name -}}
+{{- if has . $registryNames -}}
+{{- fail (printf "registries[%d].name %q is used by another entry of registries too; registry names must be unique" $i .) -}}
+{{- end -}}
+{{- $registryNames = append $registryNames . -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.profiles -}}
+{{- if not .Values.registries -}}
+{{- fail "profiles need named entries in registries (each profile's registries name them); registries is empty" -}}
+{{- end -}}
+{{- range $i, $r := .Values.registries -}}
+{{- if not $r.name -}}
+{{- fail (printf "registries[%d] has no name; with profiles every registry needs one" $i) -}}
+{{- end -}}
+{{- end -}}
+{{- $profileNames := dict -}}
+{{- $secretNames := dict -}}
+{{- $used := list -}}
+{{- range $i, $p := .Values.profiles -}}
+{{- if hasKey $profileNames $p.name -}}
+{{- fail (printf "profiles[%d].name %q is used by profiles[%s] too; profile names must be unique" $i $p.name (get $profileNames $p.name)) -}}
+{{- end -}}
+{{- $_ := set $profileNames $p.name (toString $i) -}}
+{{- if hasKey $secretNames $p.secretName -}}
+{{- fail (printf "profiles[%d].secretName %q is used by profiles[%s] too; each profile needs its own secret name" $i $p.secretName (get $secretNames $p.secretName)) -}}
+{{- end -}}
+{{- $_ := set $secretNames $p.secretName (toString $i) -}}
+{{- range $j, $name := $p.registries -}}
+{{- if not (has $name $registryNames) -}}
+{{- fail (printf "profiles[%d].registries[%d] %q is not the name of any entry in registries (%s)" $i $j $name (join ", " $registryNames)) -}}
+{{- end -}}
+{{- $used = append $used $name -}}
+{{- end -}}
+{{- end -}}
+{{- range $i, $name := $registryNames -}}
+{{- if not (has $name $used) -}}
+{{- fail (printf "registries[%d].name %q is used by no profile; list it in a profile's registries or remove it" $i $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The pull secrets' names, as a JSON list: every profile's secretName, or config.secretName without profiles.
+One source for the ClusterRole's resourceNames and the admission policy's secretNames.
+*/}}
+{{- define "ecr-daemon.secretNames" -}}
+{{- include "ecr-daemon.validateProfiles" . -}}
+{{- if .Values.profiles -}}
+{{- $names := list -}}
+{{- range .Values.profiles }}{{ $names = append $names .secretName }}{{ end -}}
+{{- toJson $names -}}
+{{- else -}}
+{{- toJson (list .Values.config.secretName) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A list of strings as environment variables Prefix__0, Prefix__1, ...; an empty list as Prefix = "" (the daemon reads an empty list). */}}
+{{- define "ecr-daemon.envList" -}}
+{{- $prefix := index . 0 -}}
+{{- $items := index . 1 -}}
+{{- if $items }}
+{{- range $i, $item := $items }}
+- name: {{ $prefix }}__{{ $i }}
+  value: {{ $item | toString | quote }}
+{{- end }}
+{{- else }}
+- name: {{ $prefix }}
+  value: ""
+{{- end }}
+{{- end -}}
+
 {{/* The daemon's configuration as environment variables (EcrDaemon__Key), one source for the Deployment and its checksum. */}}
 {{- define "ecr-daemon.configEnv" -}}
+{{- include "ecr-daemon.validateProfiles" . -}}
 {{- $c := .Values.config -}}
+{{- if .Values.profiles }}
+{{- range $i, $p := .Values.profiles }}
+- name: EcrDaemon__Profiles__{{ $i }}__Name
+  value: {{ $p.name | quote }}
+- name: EcrDaemon__Profiles__{{ $i }}__NamespaceSelector
+  value: {{ $p.namespaceSelector | quote }}
+- name: EcrDaemon__Profiles__{{ $i }}__SecretName
+  value: {{ $p.secretName | quote }}
+{{- include "ecr-daemon.envList" (list (printf "EcrDaemon__Profiles__%d__Registries" $i) $p.registries) }}
+{{- if hasKey $p "serviceAccounts" }}
+{{- include "ecr-daemon.envList" (list (printf "EcrDaemon__Profiles__%d__ServiceAccounts" $i) $p.serviceAccounts) }}
+{{- end }}
+{{- range $j, $ns := $p.excludedNamespaces }}
+- name: EcrDaemon__Profiles__{{ $i }}__ExcludedNamespaces__{{ $j }}
+  value: {{ $ns | quote }}
+{{- end }}
+{{- end }}
+{{- else }}
 - name: EcrDaemon__NamespaceSelector
   value: {{ $c.namespaceSelector | quote }}
 - name: EcrDaemon__SecretName
   value: {{ $c.secretName | quote }}
-{{- range $i, $sa := $c.serviceAccounts }}
-- name: EcrDaemon__ServiceAccounts__{{ $i }}
-  value: {{ $sa | quote }}
+{{- include "ecr-daemon.envList" (list "EcrDaemon__ServiceAccounts" $c.serviceAccounts) }}
 {{- end }}
 {{- range $i, $ns := $c.excludedNamespaces }}
 - name: EcrDaemon__ExcludedNamespaces__{{ $i }}
@@ -79,7 +176,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - name: Logging__LogLevel__EcrDaemon
   value: {{ $c.logLevel | quote }}
 {{- range $i, $r := .Values.registries }}
-{{- range $key, $name := dict "region" "Region" "accountId" "AccountId" "roleArn" "RoleArn" "externalId" "ExternalId" "endpoint" "Endpoint" }}
+{{- range $key, $name := dict "name" "Name" "region" "Region" "accountId" "AccountId" "roleArn" "RoleArn" "externalId" "ExternalId" "endpoint" "Endpoint" }}
 {{- with index $r $key }}
 - name: EcrDaemon__Registries__{{ $i }}__{{ $name }}
   value: {{ . | toString | quote }}

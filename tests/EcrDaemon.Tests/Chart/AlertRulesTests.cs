@@ -82,6 +82,9 @@ public sealed partial class AlertRulesTests : IDisposable
         Assert.StartsWith(
             "The ECR token for {{ $labels.registry }} expires",
             rules.Single(r => r.Scalar("alert") == "EcrDaemonTokenExpiringSoon").Scalar("annotations", "summary"), StringComparison.Ordinal);
+        Assert.Contains(
+            "of profile {{ $labels.profile }}",
+            rules.Single(r => r.Scalar("alert") == "EcrDaemonNamespacesOutOfSync").Scalar("annotations", "summary"), StringComparison.Ordinal);
         Assert.All(rules, r => Assert.DoesNotMatch(Placeholder(), r.ToYaml()));
     }
 

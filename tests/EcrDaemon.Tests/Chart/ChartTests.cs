@@ -65,7 +65,7 @@ public sealed class ChartTests
     [InlineData("registries: [ { accountId: \"111111111111\" } ]", "missing property 'region'")]
     [InlineData("registries: [ { region: us-west-2, accountId: \"12\" } ]", "/registries/0/accountId")]
     [InlineData("config: { secretName: AWS_Registry }", "/config/secretName")]
-    [InlineData("config: { serviceAccounts: [] }", "/config/serviceAccounts")]
+    [InlineData("config: { serviceAccounts: [\"Default\"] }", "/config/serviceAccounts/0")]
     [InlineData("config: { refresh: 0.5 }", "additional properties 'refresh' not allowed")]
     [InlineData("port: 80", "/port")]
     [InlineData("aws: { account: \"12ab\" }", "/aws/account")]

@@ -95,6 +95,23 @@ public sealed class DashboardTests
         Assert.Contains("{{registry}}", legends);
     }
 
+    [ToolFact("helm")]
+    public async Task The_namespace_series_are_per_profile()
+    {
+        var targets = Panels((await RenderedDashboardAsync())["panels"]!.AsArray())
+            .SelectMany(p => p["targets"]!.AsArray())
+            .Select(t => (Expr: t?["expr"]?.GetValue<string>() ?? "", Legend: t?["legendFormat"]?.GetValue<string>()))
+            .Where(t => t.Legend is not null)
+            .ToList();
+
+        foreach (var metric in new[] { "ecr_daemon_namespaces_managed", "ecr_daemon_namespaces_out_of_sync", "ecr_daemon_unmanaged_secret_conflicts" })
+        {
+            var series = Assert.Single(targets, t => t.Expr.Contains(metric, StringComparison.Ordinal));
+            Assert.StartsWith("sum by (profile) (", series.Expr, StringComparison.Ordinal);
+            Assert.Contains("{{profile}}", series.Legend, StringComparison.Ordinal);
+        }
+    }
+
     private static async Task<JsonObject> RenderedDashboardAsync()
     {
         var map = Assert.Single((await HelmChart.TemplateAsync(Enabled)).OfKind("ConfigMap"), c => c.At("metadata", "labels", "grafana_dashboard") is not null);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using EcrDaemon.Testing;
 using k8s;
 using Xunit;
@@ -117,6 +118,59 @@ public static class HelmChart
         return KubernetesYaml.LoadAllFromString(string.Join("\n---\n", builtIn), strict: true);
     }
 
+    /// <summary>
+    /// The RBAC the chart renders for <paramref name="valuesYaml"/> (release "ecr-daemon" in namespace "ecr-daemon"):
+    /// the daemon's ServiceAccount, ClusterRole and ClusterRoleBinding, exactly as <c>scripts/render-rbac.sh</c> writes
+    /// <c>daemon-rbac.yaml</c> for the default values; with <paramref name="admissionPolicy"/> also the chart's
+    /// ValidatingAdmissionPolicy and its binding. Give it to the test cluster as <c>TestClusterOptions.RbacYaml</c>, so that
+    /// the daemon runs under exactly what the chart grants for these values (e.g. every profile's secret name).
+    /// </summary>
+    public static Task<string> RbacAsync(string valuesYaml = "", bool admissionPolicy = false) =>
+        RenderAsync(valuesYaml,
+        [
+            "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/clusterrole.yaml",
+            .. admissionPolicy ? ["--set", "admissionPolicy.enabled=true", "--show-only", "templates/validatingadmissionpolicy.yaml"] : Array.Empty<string>(),
+        ]);
+
+    /// <summary>
+    /// The chart's RBAC (<see cref="RbacAsync"/>) for profiles with these secret names, in this order: profile i is named
+    /// <c>p{i}</c>, selects <c>p{i}=true</c> and uses the one registry <c>r</c>. RBAC depends only on the secret names.
+    /// </summary>
+    public static Task<string> RbacForSecretNamesAsync(IReadOnlyList<string> secretNames, bool admissionPolicy = false) =>
+        RbacAsync(ProfileValues([.. secretNames.Select((secret, i) => new ChartProfile($"p{i}", $"p{i}=true", secret, ["r"]))]), admissionPolicy);
+
+    /// <summary>
+    /// Chart values (YAML) with these profiles and one named registry (us-west-2, account 123456789012) for each registry
+    /// name they use, in order of first use.
+    /// </summary>
+    public static string ProfileValues(IReadOnlyList<ChartProfile> profiles)
+    {
+        var registries = profiles.SelectMany(p => p.Registries).Distinct(StringComparer.Ordinal).ToList();
+        var yaml = new System.Text.StringBuilder("registries:\n");
+        foreach (var registry in registries)
+        {
+            yaml.Append(CultureInfo.InvariantCulture, $"  - {{ name: {registry}, region: us-west-2, accountId: \"123456789012\" }}\n");
+        }
+
+        yaml.Append("profiles:\n");
+        foreach (var p in profiles)
+        {
+            yaml.Append(CultureInfo.InvariantCulture, $"  - name: {p.Name}\n    namespaceSelector: {Quoted(p.NamespaceSelector)}\n    secretName: {p.SecretName}\n");
+            yaml.Append(CultureInfo.InvariantCulture, $"    registries: [{string.Join(", ", p.Registries)}]\n");
+            if (p.ServiceAccounts is not null)
+            {
+                yaml.Append(CultureInfo.InvariantCulture, $"    serviceAccounts: [{string.Join(", ", p.ServiceAccounts.Select(Quoted))}]\n");
+            }
+        }
+
+        return yaml.ToString();
+
+        static string Quoted(string s) => "'" + s.Replace("'", "''", StringComparison.Ordinal) + "'";
+    }
+
     public static IEnumerable<string> Documents(string rendered) =>
         rendered.Split("\n---", StringSplitOptions.RemoveEmptyEntries).Where(d => d.Contains("kind:", StringComparison.Ordinal));
 }
+
+/// <summary>A profile in chart values (<see cref="HelmChart.ProfileValues"/>); null <paramref name="ServiceAccounts"/>: omitted.</summary>
+public sealed record ChartProfile(string Name, string NamespaceSelector, string SecretName, IReadOnlyList<string> Registries, IReadOnlyList<string>? ServiceAccounts = null);
