@@ -6,6 +6,7 @@ using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Daemon;
+using EcrDaemon.Tests.Support;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,15 +24,12 @@ public sealed class RegistryFailingFromStartTests : IAsyncLifetime
     private const string AccountB = "222222222222";
     private DaemonHarness _h = null!;
 
-    public async Task InitializeAsync() => _h = await DaemonHarness.StartAsync(new TestClusterOptions
-    {
-        // The chart's RBAC for these two profiles: resourceNames list both secret names.
-        RbacYaml = DaemonHarness.RbacYaml.Replace("""resourceNames: ["aws-registry"]""", """resourceNames: ["aws-registry", "ecr-team-b"]""", StringComparison.Ordinal),
-    });
+    // The chart's RBAC for these two profiles: resourceNames list both secret names.
+    public async Task InitializeAsync() => _h = await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = await HelmChart.RbacForSecretNamesAsync(["aws-registry", "ecr-team-b"]) });
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task A_registry_failing_from_the_start_holds_back_only_the_profile_that_uses_it()
     {
         await Labelled("a1", "team", "a");

@@ -60,7 +60,7 @@ public sealed class FieldManagerTests
         await h.IdleAsync();
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task With_profiles_every_create_and_patch_names_the_field_manager()
     {
         await using var h = await StartAsync(Three);
@@ -83,7 +83,7 @@ public sealed class FieldManagerTests
         Assert.Contains("ecr-daemon", Managers(h, ResourceType.ServiceAccounts, "ap", "default"));
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Without_profiles_every_create_and_patch_names_the_field_manager()
     {
         await using var h = await DaemonHarness.StartAsync();

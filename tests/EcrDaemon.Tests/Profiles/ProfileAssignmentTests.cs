@@ -55,7 +55,7 @@ public sealed class ProfileAssignmentTests : IAsyncLifetime
         await _h.IdleAsync();
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Each_namespace_gets_exactly_its_profiles_secrets_with_only_their_hosts_listed_once_after_the_existing_entries()
     {
         await StartAndSyncAsync();
@@ -92,7 +92,7 @@ public sealed class ProfileAssignmentTests : IAsyncLifetime
         Assert.Equal(new[] { HostA, HostB }.Order(StringComparer.Ordinal), _h.Hosts("ap", "ecr-platform"));
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Two_accounts_behind_one_endpoint_cost_one_GetAuthorizationToken_call_and_each_secret_name_one_watch_with_its_field_selector()
     {
         var mark = _h.Requests.Mark();
@@ -123,7 +123,7 @@ public sealed class ProfileAssignmentTests : IAsyncLifetime
         Assert.DoesNotContain(_h.DaemonRequests(mark), r => r.Code == 403);
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task A_rotation_patches_each_secret_whose_content_changed_once_and_no_ServiceAccount_with_one_ECR_call()
     {
         await StartAndSyncAsync();

@@ -48,7 +48,7 @@ public sealed class ProfileMetricsTests
         }
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Without_profiles_the_namespace_gauges_have_the_one_profile_default()
     {
         await using var h = await DaemonHarness.StartAsync();
@@ -65,7 +65,7 @@ public sealed class ProfileMetricsTests
         AssertOneSeriesPerProfile(m, expected);
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task With_three_profiles_each_profile_counts_its_own_namespaces()
     {
         await using var h = await StartAsync(Three);

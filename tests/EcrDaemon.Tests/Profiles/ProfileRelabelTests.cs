@@ -19,7 +19,7 @@ public sealed class ProfileRelabelTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Relabelling_from_team_a_to_team_b_deletes_the_old_secret_creates_the_new_one_and_swaps_the_entry_in_one_patch()
     {
         await _h.CreateNamespaceAsync("mover", new Dictionary<string, string> { ["team"] = "a" }, "someone");
@@ -54,7 +54,7 @@ public sealed class ProfileRelabelTests : IAsyncLifetime
         Assert.Equal(stayVersion, _h.SecretVersion("stay", "ecr-team-a"));
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Leaving_a_profile_never_removes_an_entry_the_daemon_did_not_add()
     {
         // Someone listed ecr-team-a by hand before the daemon ran: the daemon did not add it, so it stays when the namespace leaves team-a.

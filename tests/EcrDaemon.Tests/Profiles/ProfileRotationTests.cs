@@ -16,7 +16,7 @@ public sealed class ProfileRotationTests
     private static readonly string[] PlatformNamespaces = ["p1", "ap"];
     private static readonly string[] TeamANamespaces = ["a1", "ap"];
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Rotating_account_B_rewrites_only_the_secrets_of_profiles_using_B_and_no_ServiceAccount()
     {
         await using var h = await StartAsync(Three);

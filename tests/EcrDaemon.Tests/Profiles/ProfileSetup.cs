@@ -7,6 +7,7 @@ using EcrDaemon.TestCluster;
 using EcrDaemon.TestCluster.Api;
 using EcrDaemon.TestCluster.Hooks;
 using EcrDaemon.Tests.Daemon;
+using EcrDaemon.Tests.Support;
 using k8s;
 using k8s.Models;
 
@@ -86,8 +87,9 @@ internal static class ProfileSetup
     };
 
     /// <summary>A harness whose daemon RBAC names the secret names of <paramref name="profiles"/>.</summary>
-    public static Task<DaemonHarness> StartAsync(IReadOnlyList<Profile> profiles) =>
-        DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = ProfileRbac.For([.. profiles.Select(p => p.SecretName)]) });
+    /// <summary>A test cluster whose daemon runs under the RBAC the chart renders for these profiles' secret names (tests using it need helm).</summary>
+    public static async Task<DaemonHarness> StartAsync(IReadOnlyList<Profile> profiles) =>
+        await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = await HelmChart.RbacForSecretNamesAsync([.. profiles.Select(p => p.SecretName)]) });
 
     public static async Task CreateNamespaceAsync(this DaemonHarness h, string name, IDictionary<string, string> labels, params string[] existingPullSecrets)
     {
@@ -182,27 +184,4 @@ internal static class ProfileSetup
             + string.Join(" ", h.SecretNames(ns).Select(s => $"{s}:hosts=[{string.Join(",", h.Hosts(ns, s))}]"))
             + $" default SA=[{string.Join(",", h.PullSecrets(ns) ?? ["(none)"])}] marker={h.AddedMarker(ns)}"))
         + $"\nlogs:\n{string.Join('\n', h.Logs.Entries.TakeLast(20))}";
-}
-
-/// <summary>
-/// The daemon's RBAC for profile tests: the chart-rendered RBAC (Daemon/daemon-rbac.yaml) with the
-/// secrets rule's resourceNames listing exactly the profiles' secret names. It must match what the
-/// chart renders for these profiles (with profiles, the chart lists every profile's secretName and
-/// not config.secretName); nothing else is widened. To be replaced by the chart's rendering helper
-/// (branch p18-chart) once it lands.
-/// </summary>
-internal static class ProfileRbac
-{
-    private const string Rendered = "resourceNames: [\"aws-registry\"]";
-
-    public static string For(params string[] secretNames)
-    {
-        var rbac = DaemonHarness.RbacYaml;
-        if (!rbac.Contains(Rendered, StringComparison.Ordinal))
-        {
-            throw new InvalidOperationException($"daemon-rbac.yaml no longer contains {Rendered}; update ProfileRbac");
-        }
-
-        return rbac.Replace(Rendered, $"resourceNames: [{string.Join(", ", secretNames.Select(n => $"\"{n}\""))}]", StringComparison.Ordinal);
-    }
 }

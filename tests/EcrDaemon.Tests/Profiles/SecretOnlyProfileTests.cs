@@ -23,7 +23,7 @@ public sealed class SecretOnlyProfileTests
         Assert.True(requests.Count == 0, "ServiceAccount requests of a secret-only profile:\n" + Describe(requests));
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task A_secret_only_profile_creates_its_secret_and_makes_no_ServiceAccount_request()
     {
         await using var h = await StartAsync([BuildsOnly]);
@@ -45,7 +45,7 @@ public sealed class SecretOnlyProfileTests
         Assert.Null(h.AddedMarker("a1"));
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Beside_a_normal_profile_the_secret_only_profiles_namespace_gets_no_ServiceAccount_request_while_the_other_is_patched()
     {
         Profile[] profiles = [BuildsOnly, TeamB];
@@ -65,7 +65,7 @@ public sealed class SecretOnlyProfileTests
         Assert.Equal(["ecr-team-a"], h.SecretNames("a1"));
     }
 
-    [Fact]
+    [ToolFact("helm")]
     public async Task Without_profiles_an_empty_top_level_ServiceAccounts_makes_the_default_profile_secret_only()
     {
         await using var h = await DaemonHarness.StartAsync();
