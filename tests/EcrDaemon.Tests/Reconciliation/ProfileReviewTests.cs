@@ -1,4 +1,5 @@
 using EcrDaemon.Configuration;
+using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
 using EcrDaemon.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,5 +39,82 @@ public sealed class ProfileReviewTests
         Assert.False(profiles[0].SecretOnly);
         Assert.True(profiles[1].SecretOnly);
         Assert.False(profiles[1].Targets("default"));
+    }
+
+    private static PullSecretProfiles Three(string[] targetsA, string[] targetsB, string[] targetsC)
+    {
+        var options = new EcrDaemonOptions();
+        options.Registries.Add(new RegistryOptions { Name = "r", Region = "us-west-2" });
+        foreach (var (name, targets) in new[] { ("a", targetsA), ("b", targetsB), ("c", targetsC) })
+        {
+            options.Profiles.Add(new ProfileOptions { Name = name, NamespaceSelector = $"{name}=true", SecretName = $"ecr-{name}", Registries = ["r"], ServiceAccounts = targets });
+        }
+
+        return PullSecretProfiles.From(options);
+    }
+
+    /// <summary>
+    /// Every ServiceAccount a namespace owner could write (lists and marker values with our names, other names,
+    /// repeats, blanks, spaces, old names), under every profile set: NeedsChange agrees with Plan, and one write
+    /// brings the ServiceAccount where neither asks for another (no write per reconcile), and nothing that is not
+    /// ours by the marker is taken out.
+    /// </summary>
+    [Fact]
+    public void NeedsChange_agrees_with_Plan_and_one_write_settles_every_ServiceAccount()
+    {
+        string[] names = ["ecr-a", "ecr-b", "ecr-c", "x", "old", ""];
+        string[] markers = ["", "ecr-a", "ecr-a,ecr-b", " ecr-b , ecr-a ,", "ecr-c,ecr-c", "x,old", ",,", "ecr-a,x,ecr-b,old,ecr-c", new string('y', 5000) + ",ecr-b"];
+        var profileSets = new[] { Three(["default"], ["*"], []), Three([], ["builder"], ["default", "builder"]) };
+        var random = new Random(18);
+        for (var run = 0; run < 20_000; run++)
+        {
+            var profiles = profileSets[random.Next(profileSets.Length)];
+            var planner = new ServiceAccountPlanner(profiles);
+            var sets = new ProfileSets((ulong)random.Next(8), 0);
+            sets = sets with { Cleanup = (ulong)random.Next(8) & ~sets.Ensured };
+            var list = Enumerable.Range(0, random.Next(5)).Select(_ => names[random.Next(names.Length)]).ToArray();
+            var marker = random.Next(3) == 0 ? null : markers[random.Next(markers.Length)];
+            var previous = random.Next(3) == 0 ? "old" : null;
+            var sa = new ServiceAccountView("n", random.Next(2) == 0 ? "default" : "builder", "1", list, marker, previous);
+
+            var change = planner.Plan(sets, sa);
+            var what = $"run {run}: {sa} list [{string.Join(",", list)}] sets {sets}";
+            Assert.True(planner.NeedsChange(sets, sa) == (change is not null), what);
+            if (change is null)
+            {
+                continue;
+            }
+
+            var after = sa with
+            {
+                PullSecrets = [.. change.PullSecrets ?? []],
+                Added = change.Added.Changes ? change.Added.Value : sa.Added,
+                Previous = change.Previous.Changes ? change.Previous.Value : sa.Previous,
+            };
+            Assert.False(planner.NeedsChange(sets, after), what + $" -> [{string.Join(",", after.PullSecrets)}] {after.Added}");
+            Assert.Null(planner.Plan(sets, after));
+
+            // Only entries the marker said were ours (of a profile whose entries may go) are taken out.
+            foreach (var gone in list.Distinct().Where(n => !after.PullSecrets.Contains(n)))
+            {
+                Assert.True(Markers.Lists(marker, gone), what + $" took out {gone}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("POST", "https://10.0.0.1:6443/api/v1/namespaces/n/events", "https://10.0.0.1:6443/api/v1/namespaces/n/events?fieldManager=ecr-daemon")]
+    [InlineData("PATCH", "https://k/api/v1/namespaces/n/serviceaccounts/default?pretty=true", "https://k/api/v1/namespaces/n/serviceaccounts/default?pretty=true&fieldManager=ecr-daemon")]
+    [InlineData("PUT", "https://k/apis/coordination.k8s.io/v1/namespaces/n/leases/l?fieldManager=other", "https://k/apis/coordination.k8s.io/v1/namespaces/n/leases/l?fieldManager=other")]
+    [InlineData("POST", "https://k/api/v1/namespaces/n/secrets?labelSelector=a%3Db%2Cc", "https://k/api/v1/namespaces/n/secrets?labelSelector=a%3Db%2Cc&fieldManager=ecr-daemon")]
+    [InlineData("GET", "https://k/api/v1/secrets?watch=true&fieldSelector=metadata.name%3Daws-registry", "https://k/api/v1/secrets?watch=true&fieldSelector=metadata.name%3Daws-registry")]
+    [InlineData("DELETE", "https://k/api/v1/namespaces/n/secrets/s", "https://k/api/v1/namespaces/n/secrets/s")]
+    public void The_field_manager_is_added_to_writes_only_and_keeps_the_query(string method, string uri, string expected)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), uri);
+
+        ApiRequestHandler.NameFieldManager(request);
+
+        Assert.Equal(expected, request.RequestUri!.AbsoluteUri);
     }
 }
