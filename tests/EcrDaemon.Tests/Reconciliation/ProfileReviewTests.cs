@@ -1,4 +1,6 @@
+using System.Reflection;
 using EcrDaemon.Configuration;
+using EcrDaemon.Ecr;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
 using EcrDaemon.Tests.Support;
@@ -116,5 +118,57 @@ public sealed class ProfileReviewTests
         ApiRequestHandler.NameFieldManager(request);
 
         Assert.Equal(expected, request.RequestUri!.AbsoluteUri);
+    }
+
+    /// <summary>
+    /// Profile p holds registries a and b (fetched in one round: the same expiry), profile q holds c. a rotates
+    /// (p's secrets are being rewritten, its expiry, b's, stays), then c rotates before every p secret is
+    /// rewritten. A p secret still holding a's old token is a routine rotation, not a repair: c's rotation
+    /// does not change p's content, so it must not change what p's "previous" is.
+    /// </summary>
+    [Fact]
+    public void A_rotation_of_a_registry_a_profile_does_not_use_leaves_that_profiles_previous_content()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["EcrDaemon:Profiles:0:Name"] = "p",
+            ["EcrDaemon:Profiles:0:NamespaceSelector"] = "p=true",
+            ["EcrDaemon:Profiles:0:SecretName"] = "ecr-p",
+            ["EcrDaemon:Profiles:0:Registries:0"] = "a",
+            ["EcrDaemon:Profiles:0:Registries:1"] = "b",
+            ["EcrDaemon:Profiles:1:Name"] = "q",
+            ["EcrDaemon:Profiles:1:NamespaceSelector"] = "q=true",
+            ["EcrDaemon:Profiles:1:SecretName"] = "ecr-q",
+            ["EcrDaemon:Profiles:1:Registries:0"] = "c",
+        };
+        string[] accounts = ["111111111111", "222222222222", "333333333333"];
+        for (var i = 0; i < 3; i++)
+        {
+            settings[$"EcrDaemon:Registries:{i}:Name"] = ((char)('a' + i)).ToString();
+            settings[$"EcrDaemon:Registries:{i}:Region"] = "us-west-2";
+            settings[$"EcrDaemon:Registries:{i}:AccountId"] = accounts[i];
+        }
+
+        using var services = EcrTestServices.Build(settings, customize: s => s.AddMetrics().AddSingleton<TokenMetrics>());
+        var profiles = PullSecretProfiles.From(services.GetRequiredService<IOptions<EcrDaemonOptions>>().Value);
+        using var refresher = ActivatorUtilities.CreateInstance<TokenRefresher>(services);
+        var publish = typeof(TokenRefresher).GetMethod("Publish", BindingFlags.NonPublic | BindingFlags.Instance)!;
+        var at = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        EcrAuthorizationToken Token(int registry, int generation, int hours) =>
+            new($"{accounts[registry]}.dkr.ecr.us-west-2.amazonaws.com", "AWS", $"pw-{registry}-{generation}", at.AddHours(hours));
+        void Publish(params EcrAuthorizationToken[] held) => publish.Invoke(refresher, [held, 0]);
+
+        var desired = new DesiredPullSecret(refresher, profiles);
+        var p = profiles[0];
+        Publish(Token(0, 1, 12), Token(1, 1, 12), Token(2, 1, 12));
+        var old = desired.Current(p)!; // what p's secrets hold
+        Publish(Token(0, 2, 18), Token(1, 1, 12), Token(2, 1, 12)); // a rotates
+        var current = desired.Current(p)!; // some p secrets are rewritten
+        Assert.Equal(old.Expiry, current.Expiry); // b's expiry is still the earliest
+        Publish(Token(0, 2, 18), Token(1, 1, 12), Token(2, 2, 19)); // c rotates
+        Assert.Equal(current.Hash, desired.Current(p)!.Hash);
+
+        var secret = new SecretView("n", "7", Markers.DockerConfigJsonType, Managed: true, old.Hash, old.Expiry);
+        Assert.Equal(SecretAction.Rotate, SecretPlanner.Plan(secret, current.Hash, current.Expiry, desired.Previous(p)?.Hash, adoptUnmanaged: false));
     }
 }
