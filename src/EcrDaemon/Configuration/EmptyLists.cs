@@ -24,9 +24,10 @@ internal sealed class EmptyLists(IConfiguration configuration) : IPostConfigureO
             options.ExcludedNamespaces = [];
         }
 
-        for (var i = 0; i < options.Profiles.Count; i++)
+        // The binder fills the list from the keys in order, gaps closed (Profiles:0 and Profiles:2 are entries 0 and 1):
+        // entry i is the i-th key, not the key i.
+        foreach (var (profile, i) in section.GetSection(nameof(EcrDaemonOptions.Profiles)).GetChildren().Take(options.Profiles.Count).Select((p, i) => (p, i)))
         {
-            var profile = section.GetSection($"{nameof(EcrDaemonOptions.Profiles)}:{i}");
             if (IsEmptyList(profile.GetSection(nameof(ProfileOptions.ServiceAccounts))))
             {
                 options.Profiles[i].ServiceAccounts = [];

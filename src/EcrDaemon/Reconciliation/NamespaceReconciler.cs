@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.ExceptionServices;
 using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
 using EcrDaemon.Kubernetes;
@@ -131,11 +132,24 @@ internal sealed class NamespaceReconciler
             var cleanup = _daemonOptions.CleanupOnOptOut ? _allProfiles & ~view.Member & ~view.Excluded : 0;
             var ensured = 0UL;
             var outOfSync = 0UL;
+            ExceptionDispatchInfo? failure = null;
             foreach (var profile in _profiles)
             {
                 if ((view.Member & profile.Bit) != 0)
                 {
-                    switch (await EnsureSecretAsync(ns, profile, cancellationToken))
+                    ReconcileOutcome outcome;
+                    try
+                    {
+                        outcome = await EnsureSecretAsync(ns, profile, cancellationToken);
+                    }
+                    catch (Exception e) when (Isolated(e, cancellationToken))
+                    {
+                        // This profile's secret failed (a quota, a webhook): the namespace's other profiles go on; the error is thrown at the end.
+                        failure ??= ExceptionDispatchInfo.Capture(e);
+                        outcome = ReconcileOutcome.OutOfSync;
+                    }
+
+                    switch (outcome)
                     {
                         case ReconcileOutcome.InSync:
                             ensured |= profile.Bit;
@@ -150,9 +164,17 @@ internal sealed class NamespaceReconciler
                 else
                 {
                     _status.ConflictCleared(ns, profile);
-                    if ((cleanup & profile.Bit) != 0 && await RemoveSecretAsync(ns, profile, cancellationToken) == WriteOutcome.Conflict)
+                    try
                     {
-                        return new(ReconcileOutcome.RetryLater, Conflicted: profile);
+                        if ((cleanup & profile.Bit) != 0 && await RemoveSecretAsync(ns, profile, cancellationToken) == WriteOutcome.Conflict)
+                        {
+                            return new(ReconcileOutcome.RetryLater, Conflicted: profile);
+                        }
+                    }
+                    catch (Exception e) when (Isolated(e, cancellationToken))
+                    {
+                        failure ??= ExceptionDispatchInfo.Capture(e);
+                        cleanup &= ~profile.Bit; // its entries stay until its secret is gone
                     }
                 }
             }
@@ -169,6 +191,8 @@ internal sealed class NamespaceReconciler
                 }
             }
 
+            failure?.Throw();
+
             return !view.OptedIn ? new(ReconcileOutcome.NotManaged)
                 : outOfSync != 0 ? new(ReconcileOutcome.OutOfSync, outOfSync)
                 : new(ReconcileOutcome.InSync);
@@ -179,6 +203,10 @@ internal sealed class NamespaceReconciler
             return new(ReconcileOutcome.NotManaged);
         }
     }
+
+    /// <summary>A profile's own failure, which must not hold back the namespace's other profiles (not a stop, not the namespace going away).</summary>
+    private static bool Isolated(Exception e, CancellationToken cancellationToken) =>
+        !cancellationToken.IsCancellationRequested && !(e is HttpOperationException http && ApiErrors.NamespaceGoingAway(http));
 
     /// <summary>
     /// Makes the profile's secret hold its current content: <see cref="ReconcileOutcome.InSync"/> (in
