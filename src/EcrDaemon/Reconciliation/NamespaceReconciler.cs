@@ -71,6 +71,9 @@ internal sealed class NamespaceReconciler
     /// <summary>Opted-in namespaces whose last reconcile did not reach the desired state (no token yet, a conflict, or a failure).</summary>
     public int OutOfSync => _status.OutOfSync;
 
+    /// <summary>Out-of-sync namespaces per profile, by profile index (what the out-of-sync gauge shows).</summary>
+    public int[] OutOfSyncPerProfile() => _status.OutOfSyncPerProfile();
+
     /// <summary>
     /// Reconciles one namespace. <see cref="WorkResult.RetryLater"/> (our cache was behind: a 409)
     /// or an exception asks the queue to run it again after its backoff.
@@ -78,9 +81,18 @@ internal sealed class NamespaceReconciler
     public async Task<WorkResult> ReconcileAsync(string ns, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
+        Exception? reported = null;
         try
         {
             var result = await ReconcileCoreAsync(ns, cancellationToken);
+            if (result.Failure is { } failure)
+            {
+                // One profile's write failed and the others went on: only the profiles not in sync count as such.
+                reported = failure.SourceException;
+                await FailedAsync(ns, reported, result.OutOfSync, cancellationToken);
+                failure.Throw();
+            }
+
             if (result.Outcome == ReconcileOutcome.RetryLater)
             {
                 cancellationToken.ThrowIfCancellationRequested(); // stopping: the queue keeps the key for the next run
@@ -92,17 +104,9 @@ internal sealed class NamespaceReconciler
             _status.Completed(ns, result.OutOfSync);
             return WorkResult.Done;
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && !ReferenceEquals(e, reported))
         {
-            var reason = ApiErrors.Reason(e);
-            _metrics.ReconcileFailed(reason);
-            var member = Member(ns);
-            _status.Failed(ns, member);
-            if (reason == "forbidden")
-            {
-                await _status.ForbiddenAsync(ns, (_profiles.In(member).FirstOrDefault() ?? _profiles[0]).SecretName, e, cancellationToken);
-            }
-
+            await FailedAsync(ns, e, Member(ns), cancellationToken);
             throw;
         }
         finally
@@ -111,10 +115,25 @@ internal sealed class NamespaceReconciler
         }
     }
 
+    /// <summary>A reconcile failed: counted by reason, <paramref name="profiles"/> out of sync, and a refusal reported once.</summary>
+    private async Task FailedAsync(string ns, Exception e, ulong profiles, CancellationToken cancellationToken)
+    {
+        var reason = ApiErrors.Reason(e);
+        _metrics.ReconcileFailed(reason);
+        _status.Failed(ns, profiles);
+        if (reason == "forbidden")
+        {
+            await _status.ForbiddenAsync(ns, (_profiles.In(profiles | Member(ns)).FirstOrDefault() ?? _profiles[0]).SecretName, e, cancellationToken);
+        }
+    }
+
     private ulong Member(string ns) => _state.Namespace(ns)?.Member ?? 0;
 
-    /// <summary>Where the namespace was left, the profiles that selected it but are not in sync, and the profile whose secret met a 409.</summary>
-    private readonly record struct Result(ReconcileOutcome Outcome, ulong OutOfSync = 0, PullSecretProfile? Conflicted = null);
+    /// <summary>
+    /// Where the namespace was left, the profiles that selected it but are not in sync, the profile whose secret
+    /// met a 409, and the first failure of one profile's secret (the others were reconciled all the same).
+    /// </summary>
+    private readonly record struct Result(ReconcileOutcome Outcome, ulong OutOfSync = 0, PullSecretProfile? Conflicted = null, ExceptionDispatchInfo? Failure = null);
 
     private async Task<Result> ReconcileCoreAsync(string ns, CancellationToken cancellationToken)
     {
@@ -191,7 +210,10 @@ internal sealed class NamespaceReconciler
                 }
             }
 
-            failure?.Throw();
+            if (failure is not null)
+            {
+                return new(ReconcileOutcome.OutOfSync, outOfSync, Failure: failure);
+            }
 
             return !view.OptedIn ? new(ReconcileOutcome.NotManaged)
                 : outOfSync != 0 ? new(ReconcileOutcome.OutOfSync, outOfSync)

@@ -5,6 +5,9 @@ using EcrDaemon.TestCluster;
 using EcrDaemon.Testing;
 using k8s;
 using k8s.Models;
+using EcrDaemon.Tests.Support;
+using EcrDaemon.Reconciliation;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace EcrDaemon.Tests.Daemon;
@@ -15,10 +18,8 @@ public sealed class ProfileReviewDaemonTests : IAsyncLifetime
     private const string SecretB = "ecr-team-b";
     private DaemonHarness _h = null!;
 
-    public async Task InitializeAsync() => _h = await DaemonHarness.StartAsync(new TestClusterOptions
-    {
-        RbacYaml = DaemonHarness.RbacYaml.Replace("""resourceNames: ["aws-registry"]""", $"""resourceNames: ["aws-registry", "{SecretB}"]""", StringComparison.Ordinal),
-    });
+    public async Task InitializeAsync() =>
+        _h = await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = await HelmChart.RbacForSecretNamesAsync([DaemonHarness.SecretName, SecretB]) });
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
@@ -40,7 +41,7 @@ public sealed class ProfileReviewDaemonTests : IAsyncLifetime
     /// an admission webhook refuses it, 403). team-b's secret, already there, must still be kept right:
     /// changed by someone, it is restored. Fails when a profile's error ends the whole namespace's reconcile.
     /// </summary>
-    [Fact]
+    [ToolFact("helm")]
     public async Task A_profile_whose_secret_cannot_be_written_does_not_hold_back_the_other_profiles_of_the_namespace()
     {
         await _h.Admin.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "n", Labels = new Dictionary<string, string> { ["b"] = "true" } } });
@@ -62,5 +63,9 @@ public sealed class ProfileReviewDaemonTests : IAsyncLifetime
         await Poll.Until(() => _h.Secret("n", SecretB)?["data"]?[Markers.DockerConfigJsonKey]?.GetValue<string>() == good,
             () => $"team-b's secret still broken; {DaemonHarness.Summary(_h.DaemonRequests(mark))}");
         Assert.Null(_h.Secret("n"));
+
+        // Only team-a is out of sync there: team-b's series must not count the namespace.
+        var reconciler = _h.Services.GetRequiredService<NamespaceReconciler>();
+        await Poll.Until(() => reconciler.OutOfSyncPerProfile() is [1, 0], () => $"out of sync per profile: [{string.Join(", ", reconciler.OutOfSyncPerProfile())}]");
     }
 }
