@@ -87,7 +87,10 @@ internal sealed class PullSecretController(
         }
     }
 
-    /// <summary>A Warning Event on the opted-in namespaces' secrets (once they are known), as many as the recorder's rate limit lets through: the token could not be refreshed.</summary>
+    /// <summary>
+    /// A Warning Event on the secrets of the profiles that use a failing registry, in the namespaces they select (once
+    /// they are known), as many as the recorder's rate limit lets through: the token could not be refreshed.
+    /// </summary>
     private async Task WarnTokenFailureAsync(string failure, CancellationToken stoppingToken)
     {
         try
@@ -107,20 +110,24 @@ internal sealed class PullSecretController(
             return;
         }
 
-        var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {refresher.Current?.Expiry ?? "(none held)"}.";
+        // Only the profiles that use a failing registry are concerned; each namespace gets one Warning, on the
+        // secret of the first such profile that selects it.
+        var failing = refresher.FailingRegistries;
+        var concerned = state.Profiles.Where(p => p.Registries.Any(failing.Contains)).Aggregate(0UL, (set, p) => set | p.Bit);
         foreach (var ns in state.OptedIn().ToList())
         {
-            // On the secret of the first profile that selects the namespace: one Warning per namespace, not per profile.
-            var secretName = (state.Namespace(ns) is { Member: var member } ? state.Profiles.In(member).FirstOrDefault() : null)?.SecretName;
-            if (secretName is null)
+            if ((state.Namespace(ns) is { Member: var member } ? state.Profiles.In(member & concerned).FirstOrDefault() : null) is not { } profile)
             {
-                continue; // opted out meanwhile
+                continue; // none of its profiles uses a failing registry, or it opted out meanwhile
             }
+
+            var message = $"The ECR token could not be refreshed ({failure}); the secret of profile {profile.Name} keeps the last good token, "
+                + $"which expires at {refresher.Current?.For(profile.Registries)?.Expiry ?? "(none held)"}.";
 
             // A namespace whose own share is spent must not keep the Warning from the namespaces after it. The
             // daemon-wide budget ends the round, and so does a refused or failed create: with the API server
             // unreachable, each attempt would wait out its timeout while the budget refills, for hours.
-            if (await events.WarningAsync(ns, "Secret", secretName, "TokenRefreshFailed", message, stoppingToken) is not (EventOutcome.Recorded or EventOutcome.NamespaceSpent))
+            if (await events.WarningAsync(ns, "Secret", profile.SecretName, "TokenRefreshFailed", message, stoppingToken) is not (EventOutcome.Recorded or EventOutcome.NamespaceSpent))
             {
                 break; // the rest would be dropped too
             }

@@ -76,6 +76,11 @@ internal sealed class TokenRefresher(
     /// <summary>Completes once a registry has a token for the first time.</summary>
     public Task FirstToken => _firstToken.Task;
 
+    /// <summary>The indexes of the registries whose last fetch failed (empty when none is failing).</summary>
+    public IReadOnlyList<int> FailingRegistries => _failing;
+
+    private volatile int[] _failing = [];
+
     /// <summary>Failed refresh rounds in a row; 0 after a round in which every registry succeeded.</summary>
     public int ConsecutiveFailures { get; private set; }
 
@@ -172,6 +177,7 @@ internal sealed class TokenRefresher(
             ConsecutiveFailures = 0;
         }
 
+        _failing = [.. registries.Where(r => r.Failing).Select(r => r.Target.Index)];
         Action<string>? notify = null;
         string? started = null;
         lock (_failureLock)

@@ -4,6 +4,7 @@ using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster;
+using EcrDaemon.TestCluster.Api;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Daemon;
 using EcrDaemon.Tests.Support;
@@ -63,7 +64,17 @@ public sealed class RegistryFailingFromStartTests : IAsyncLifetime
         Assert.Null(_h.Secret("b1"));
         Assert.Empty((await _h.Admin.CoreV1.ReadNamespacedServiceAccountAsync("default", "b1")).ImagePullSecrets ?? []);
         Assert.Equal(1, _h.Services.GetRequiredService<NamespaceReconciler>().OutOfSync); // b1, for team-b
+
+        // The Warning goes where the failing registry is used: on b1's team-b secret, naming the profile; a1 gets none.
+        await Poll.Until(() => Warnings("b1").Any(), () => $"no TokenRefreshFailed in b1; events: {string.Join(", ", _h.Cluster.Store.InNamespace(ResourceType.Events, "b1").Select(e => e.Node["reason"]))}");
+        var warning = Warnings("b1").First();
+        Assert.Equal("ecr-team-b", warning["involvedObject"]!["name"]!.GetValue<string>());
+        Assert.Contains("profile team-b", warning["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(Warnings("a1"));
     }
+
+    private IEnumerable<JsonNode> Warnings(string ns) =>
+        _h.Cluster.Store.InNamespace(ResourceType.Events, ns).Select(e => e.Node).Where(e => e["reason"]!.GetValue<string>() == "TokenRefreshFailed");
 
     private Task<V1Namespace> Labelled(string name, string key, string value) =>
         _h.Admin.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = name, Labels = new Dictionary<string, string> { [key] = value } } });
