@@ -48,8 +48,9 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// <summary>
     /// Starts a cluster with <paramref name="optedIn"/> labelled namespaces ns-1..ns-N and
     /// <paramref name="notOptedIn"/> unlabelled ones lat-1..lat-M, each with <see cref="ServiceAccounts"/>.
+    /// ns-i is labelled <paramref name="labels"/>(i) when given, else with the opt-in label.
     /// </summary>
-    public static async Task<BenchCluster> StartAsync(int optedIn, int notOptedIn = 0)
+    public static async Task<BenchCluster> StartAsync(int optedIn, int notOptedIn = 0, Func<int, IReadOnlyDictionary<string, string>>? labels = null)
     {
         var rbac = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "daemon-rbac.yaml"));
         var server = await TestClusterServer.StartAsync(new TestClusterOptions { RbacYaml = rbac, HistoryLimit = 1_000_000 });
@@ -58,12 +59,12 @@ internal sealed class BenchCluster : IAsyncDisposable
         server.Operations.CreateNamespace("ecr-daemon");
         for (var i = 1; i <= optedIn; i++)
         {
-            cluster.SeedNamespace($"ns-{i}", optedIn: true);
+            cluster.SeedNamespace($"ns-{i}", labels?.Invoke(i) ?? new Dictionary<string, string> { [OptInLabel] = "true" });
         }
 
         for (var i = 1; i <= notOptedIn; i++)
         {
-            cluster.SeedNamespace(LatencyNamespace(i), optedIn: false);
+            cluster.SeedNamespace(LatencyNamespace(i), null);
         }
 
         server.WriteKubeconfig(cluster.DaemonKubeconfig, server.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
@@ -145,9 +146,9 @@ internal sealed class BenchCluster : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    private void SeedNamespace(string ns, bool optedIn)
+    private void SeedNamespace(string ns, IReadOnlyDictionary<string, string>? labels)
     {
-        Server.Operations.CreateNamespace(ns, optedIn ? new Dictionary<string, string> { [OptInLabel] = "true" } : null);
+        Server.Operations.CreateNamespace(ns, labels);
         foreach (var sa in ServiceAccounts.Skip(1))
         {
             Server.Operations.Create(ResourceType.ServiceAccounts, ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = sa } });
