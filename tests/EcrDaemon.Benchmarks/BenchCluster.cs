@@ -48,11 +48,21 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// <summary>
     /// Starts a cluster with <paramref name="optedIn"/> labelled namespaces ns-1..ns-N and
     /// <paramref name="notOptedIn"/> unlabelled ones lat-1..lat-M, each with <see cref="ServiceAccounts"/>.
-    /// ns-i is labelled <paramref name="labels"/>(i) when given, else with the opt-in label.
+    /// ns-i is labelled <paramref name="labels"/>(i) when given, else with the opt-in label. With <paramref name="secretNames"/>,
+    /// the ClusterRole's secret rule names those secrets instead of <see cref="SecretName"/>, as the chart renders it for profiles.
     /// </summary>
-    public static async Task<BenchCluster> StartAsync(int optedIn, int notOptedIn = 0, Func<int, IReadOnlyDictionary<string, string>>? labels = null)
+    public static async Task<BenchCluster> StartAsync(int optedIn, int notOptedIn = 0, Func<int, IReadOnlyDictionary<string, string>>? labels = null,
+        IReadOnlyList<string>? secretNames = null)
     {
         var rbac = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "daemon-rbac.yaml"));
+        if (secretNames is not null)
+        {
+            const string Rendered = $"resourceNames: [\"{SecretName}\"]";
+            rbac = rbac.Contains(Rendered, StringComparison.Ordinal)
+                ? rbac.Replace(Rendered, $"resourceNames: [{string.Join(", ", secretNames.Select(n => $"\"{n}\""))}]", StringComparison.Ordinal)
+                : throw new InvalidOperationException($"daemon-rbac.yaml has no '{Rendered}' to replace with the profiles' secret names");
+        }
+
         var server = await TestClusterServer.StartAsync(new TestClusterOptions { RbacYaml = rbac, HistoryLimit = 1_000_000 });
         var ecr = await EcrStandIn.StartAsync();
         var cluster = new BenchCluster(server, ecr, Directory.CreateTempSubdirectory("ecrdaemon-bench-").FullName);

@@ -85,7 +85,7 @@ internal static class ProfileRun
     {
         var n = options.ProfileNamespaces;
         var failures = new List<string>();
-        await using var cluster = await BenchCluster.StartAsync(n, labels: Labels);
+        await using var cluster = await BenchCluster.StartAsync(n, labels: Labels, secretNames: [.. Profiles.Select(p => p.SecretName)]);
         var accounts = new Dictionary<string, string>(StringComparer.Ordinal) { ["A"] = cluster.Ecr.DefaultAccountId, ["B"] = AccountB };
         var hosts = accounts.ToDictionary(a => a.Key, a => cluster.Ecr.HostFor(a.Value), StringComparer.Ordinal);
         var namespaces = Enumerable.Range(1, n).Select(i => (Name: BenchCluster.Namespace(i), Profiles: Profiles.Where(p => Matches(p, Labels(i))).ToArray())).ToArray();

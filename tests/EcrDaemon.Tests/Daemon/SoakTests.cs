@@ -118,7 +118,9 @@ public sealed class SoakTests(ITestOutputHelper output)
     {
         var seconds = Environment.GetEnvironmentVariable("ECR_DAEMON_SOAK_SECONDS");
         var duration = TimeSpan.FromSeconds(seconds is null ? defaultSeconds : int.Parse(seconds, CultureInfo.InvariantCulture));
-        var rendered = await HelmChart.RenderAsync("replicaCount: 2");
+        var rendered = await HelmChart.RenderAsync(world.ChartValues);
+        Assert.True(rendered.Split('\n').Any(l => l.Contains("resourceNames:", StringComparison.Ordinal) && world.SecretNames.All(n => l.Contains($"\"{n}\"", StringComparison.Ordinal))),
+            $"the chart's ClusterRole does not name every secret of the soak ({string.Join(", ", world.SecretNames)}) in one resourceNames list:\n{rendered}");
         var probes = ContainerProbes.FromRendered(rendered).Scaled(Scale);
         Assert.Equal(2, probes.Replicas);
         await using var h = await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = rendered + LeaderElectionTests.ReplicaBBindings });
@@ -258,6 +260,7 @@ public sealed class SoakTests(ITestOutputHelper output)
 /// </summary>
 internal sealed record SoakWorld(
     string Title,
+    string ChartValues,
     Func<DaemonHarness, Dictionary<string, string?>> Settings,
     Func<DaemonHarness, IReadOnlyList<SoakProfile>?> Profiles,
     Func<int, Dictionary<string, string>?> Labels,
@@ -270,6 +273,7 @@ internal sealed record SoakWorld(
     /// <summary>The soak as it always ran: 4 in 5 namespaces opted in, every ServiceAccount targeted, the opt-in label toggled.</summary>
     public static SoakWorld OneProfile { get; } = new(
         "",
+        "replicaCount: 2",
         _ => new Dictionary<string, string?>(SoakTests.OneProfileSettings),
         _ => null,
         i => i % 5 == 0 ? null : new Dictionary<string, string> { [DaemonHarness.OptInLabel] = "true" },
@@ -285,6 +289,32 @@ internal sealed record SoakWorld(
     /// </summary>
     public static SoakWorld ThreeProfiles { get; } = new(
         " (three profiles)",
+        $$"""
+        replicaCount: 2
+        registries:
+          - name: acct-a
+            region: us-west-2
+            accountId: "123456789012"
+          - name: acct-b
+            region: us-west-2
+            accountId: "{{AccountB}}"
+        profiles:
+          - name: team-a
+            namespaceSelector: team=a
+            secretName: ecr-team-a
+            registries: [acct-a]
+            serviceAccounts: ["*"]
+          - name: team-b
+            namespaceSelector: team=b
+            secretName: ecr-team-b
+            registries: [acct-b]
+            serviceAccounts: ["*"]
+          - name: platform
+            namespaceSelector: platform=true
+            secretName: ecr-platform
+            registries: [acct-a, acct-b]
+            serviceAccounts: ["default"]
+        """,
         h =>
         {
             var settings = new Dictionary<string, string?>(SoakTests.OneProfileSettings);
