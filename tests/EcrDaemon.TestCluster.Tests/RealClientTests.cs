@@ -348,4 +348,41 @@ public sealed class RealClientTests : IAsyncLifetime
             [("create", "doomed", 403, "", "application/json"), ("create", "default", 201, "", "application/json")],
             seen.Select(r => (r.Verb, r.Namespace, r.Code, r.Query, r.ContentType)).ToArray());
     }
+
+    [ClientTheory]
+    [ClientData("python")]
+    [ClientData("node")]
+    public async Task Field_managers_name_the_entries_the_client_reads_back_and_a_too_long_one_is_422(string client)
+    {
+        await Namespace("managers");
+        var mark = _server.Requests.Mark();
+
+        var lines = await RealClients.RunAsync(client, _kubeconfig, "field-managers", "managers", "owned");
+
+        Assert.True(lines.Count == 2, Describe(lines));
+        var entries = lines[0]["managedFields"]!.AsArray();
+        // The time as the client parsed it (a datetime, a Date) is the stored one.
+        var stored = _server.Store.Get(Api.ResourceType.Secrets, "managers", "owned")!.Node["metadata"]!["managedFields"]!.AsArray();
+        Assert.Equal(stored.Select(e => DateTimeOffset.Parse((string)e!["time"]!, CultureInfo.InvariantCulture)).ToArray(),
+            entries.Select(e => DateTimeOffset.Parse((string)e!["time"]!, CultureInfo.InvariantCulture)).ToArray());
+        foreach (var entry in entries)
+        {
+            entry!.AsObject().Remove("time");
+        }
+
+        AssertJson("""
+            [{"manager":"creator","operation":"Update","apiVersion":"v1","fieldsType":"FieldsV1",
+              "fieldsV1":{"f:data":{".":{},"f:key":{}},"f:type":{}}},
+             {"manager":"labeller","operation":"Update","apiVersion":"v1","fieldsType":"FieldsV1",
+              "fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:l":{}}}}}]
+            """, entries, Describe(lines));
+        AssertJson("""
+            {"error":{"code":422,"reason":"Invalid","message":"CreateOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: may not be more than 128 bytes"},"surfaced":"exception"}
+            """, lines[1], Describe(lines));
+
+        var writes = ClientRequests(mark).Where(r => r.IsWrite).ToArray();
+        Assert.Equal(
+            [("create", 201, "creator"), ("patch", 200, "labeller"), ("create", 422, new string('m', 129))],
+            writes.Select(r => (r.Verb, r.Code, r.FieldManager)).ToArray());
+    }
 }

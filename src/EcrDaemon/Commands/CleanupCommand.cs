@@ -13,7 +13,7 @@ namespace EcrDaemon.Commands;
 
 /// <summary>
 /// <c>ecrdaemon cleanup [--secret-name NAME]</c>, for uninstall or after a rename: deletes every
-/// secret named NAME (default: <c>SecretName</c>) that carries our label (only as listed: one replaced or
+/// secret named NAME (default: every profile's secret name) that carries our label (only as listed: one replaced or
 /// changed since is left alone and counted as failed), and removes NAME from
 /// every ServiceAccount where we added it (our marker annotation, or the previous-name annotation
 /// kept when SecretName was renamed, says so), in every namespace. Entries someone else added stay.
@@ -26,13 +26,16 @@ internal static class CleanupCommand
 
     public static async Task<int> RunAsync(IHost host, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var secretName = host.Services.GetRequiredService<IConfiguration>()[SecretNameFlag]
-            ?? host.Services.GetRequiredService<IOptions<EcrDaemonOptions>>().Value.SecretName;
-        if (!ObjectNames.IsSubdomain(secretName))
+        var flag = host.Services.GetRequiredService<IConfiguration>()[SecretNameFlag];
+        if (flag is not null && !ObjectNames.IsSubdomain(flag))
         {
-            await stderr.WriteLineAsync($"ecrdaemon: invalid configuration: --{SecretNameFlag} '{secretName}' is not a valid secret name ({ObjectNames.SubdomainRule})");
+            await stderr.WriteLineAsync($"ecrdaemon: invalid configuration: --{SecretNameFlag} '{flag}' is not a valid secret name ({ObjectNames.SubdomainRule})");
             return CommandDispatcher.InvalidConfiguration;
         }
+
+        IReadOnlyList<string> secretNames = flag is not null
+            ? [flag]
+            : [.. PullSecretProfiles.From(host.Services.GetRequiredService<IOptions<EcrDaemonOptions>>().Value).Select(p => p.SecretName)];
 
         if (await CommandDispatcher.KubernetesClientAsync(host, stderr) is not { } client)
         {
@@ -56,12 +59,16 @@ internal static class CleanupCommand
             }
         }
 
-        V1SecretList secrets;
+        var secrets = new List<V1Secret>();
         V1ServiceAccountList accounts;
         try
         {
-            secrets = await client.CoreV1.ListSecretForAllNamespacesAsync(
-                fieldSelector: Markers.SecretNameSelector(secretName), labelSelector: Markers.ManagedSelector, cancellationToken: cancellationToken);
+            foreach (var secretName in secretNames)
+            {
+                secrets.AddRange((await client.CoreV1.ListSecretForAllNamespacesAsync(
+                    fieldSelector: Markers.SecretNameSelector(secretName), labelSelector: Markers.ManagedSelector, cancellationToken: cancellationToken)).Items);
+            }
+
             accounts = await client.CoreV1.ListServiceAccountForAllNamespacesAsync(cancellationToken: cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -71,42 +78,49 @@ internal static class CleanupCommand
             return 1;
         }
 
-        foreach (var secret in secrets.Items)
+        foreach (var secret in secrets)
         {
             // Only the secret listed as ours: one replaced or edited since (a 409) is left alone and reported.
-            var ns = secret.Metadata.NamespaceProperty;
+            var (ns, secretName) = (secret.Metadata.NamespaceProperty, secret.Metadata.Name);
             var listed = new V1DeleteOptions { Preconditions = new V1Preconditions { Uid = secret.Metadata.Uid, ResourceVersion = secret.Metadata.ResourceVersion } };
             await Try($"deleted secret {ns}/{secretName}", () => client.CoreV1.DeleteNamespacedSecretAsync(secretName, ns, body: listed, cancellationToken: cancellationToken));
         }
 
         foreach (var sa in accounts.Items)
         {
-            if (Patch(sa, secretName) is not { } patch)
+            if (Patch(sa, secretNames) is not ({ } patch, var removedNames))
             {
                 continue;
             }
 
-            await Try($"removed {secretName} from serviceaccount {sa.Metadata.NamespaceProperty}/{sa.Metadata.Name}", () =>
-                client.CoreV1.PatchNamespacedServiceAccountAsync(patch, sa.Metadata.Name, sa.Metadata.NamespaceProperty, cancellationToken: cancellationToken));
+            await Try($"removed {string.Join(", ", removedNames)} from serviceaccount {sa.Metadata.NamespaceProperty}/{sa.Metadata.Name}", () =>
+                client.CoreV1.PatchNamespacedServiceAccountAsync(patch, sa.Metadata.Name, sa.Metadata.NamespaceProperty,
+                    cancellationToken: cancellationToken));
         }
 
         await stdout.WriteLineAsync($"cleanup: removed {removed}, failed {failures}");
         return failures == 0 ? 0 : 1;
     }
 
-    /// <summary>The patch that takes <paramref name="secretName"/> out of a ServiceAccount where we added it, or null.</summary>
-    private static V1Patch? Patch(V1ServiceAccount sa, string secretName)
+    /// <summary>
+    /// The one patch that takes each of <paramref name="secretNames"/> out of a ServiceAccount where we added
+    /// it (our marker, or the previous-name marker, lists it), and the names it takes out; null when none.
+    /// </summary>
+    private static (V1Patch Patch, List<string> Removed)? Patch(V1ServiceAccount sa, IReadOnlyList<string> secretNames)
     {
-        var current = Markers.AddedByUs(sa.Metadata.Annotations, secretName);
-        var previous = Markers.AddedEarlierByUs(sa.Metadata.Annotations, secretName);
-        if (!current && !previous)
+        var added = Markers.Names(Markers.AddedPullSecret(sa.Metadata.Annotations));
+        var previous = Markers.Names(Markers.PreviousPullSecret(sa.Metadata.Annotations));
+        var removed = secretNames.Where(n => added.Contains(n) || previous.Contains(n)).ToList();
+        if (removed.Count == 0)
         {
             return null;
         }
 
-        var rest = (sa.ImagePullSecrets ?? []).Select(r => r.Name).Where(n => n != secretName).ToList();
+        var rest = (sa.ImagePullSecrets ?? []).Select(r => r.Name).Where(n => !removed.Contains(n)).ToList();
 
-        // The marker goes only when it names this entry; after a rename it names the new one, which stays.
-        return ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, current ? MarkerChange.Remove : MarkerChange.Keep, secretName, forgetPrevious: previous);
+        // Each marker changes only when it lists a name taken out; after a rename the marker names the new entry, which stays.
+        var addedUpdate = added.RemoveAll(removed.Contains) > 0 ? MarkerUpdate.To(Markers.Marker(added)) : MarkerUpdate.Keep;
+        var previousUpdate = previous.RemoveAll(removed.Contains) > 0 ? MarkerUpdate.To(Markers.Marker(previous)) : MarkerUpdate.Keep;
+        return (ServiceAccountPatch.Create(sa.Metadata.ResourceVersion, rest, addedUpdate, previousUpdate), removed);
     }
 }

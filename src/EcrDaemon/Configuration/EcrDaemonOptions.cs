@@ -8,15 +8,23 @@ internal sealed class EcrDaemonOptions
 {
     public const string SectionName = "EcrDaemon";
 
-    /// <summary>A label selector; a namespace whose labels match it opts in.</summary>
+    /// <summary>
+    /// The pull-secret profiles: which namespaces get which registries, under which secret name. Empty
+    /// means one profile named <see cref="DefaultProfileName"/>, made of <see cref="NamespaceSelector"/>,
+    /// <see cref="SecretName"/>, <see cref="ServiceAccounts"/> and every registry.
+    /// </summary>
+    public IList<ProfileOptions> Profiles { get; } = [];
+
+    /// <summary>A label selector; a namespace whose labels match it opts in (the default profile's; unused with <see cref="Profiles"/>).</summary>
     public string NamespaceSelector { get; set; } = "ecr-daemon.io/enabled=true";
 
-    /// <summary>The name of the pull secret in each opted-in namespace (the seed's name).</summary>
+    /// <summary>The name of the pull secret in each opted-in namespace (the seed's name; the default profile's).</summary>
     public string SecretName { get; set; } = "aws-registry";
 
     /// <summary>
     /// The ServiceAccounts that get the pull secret; <c>*</c> means every ServiceAccount in the
-    /// namespace. Unset means <c>["default"]</c>; a configured list replaces that default.
+    /// namespace. Unset means <c>["default"]</c>; a configured list replaces that default, and an
+    /// empty one (the key set to the empty string) means none: the secret only. The default profile's.
     /// </summary>
     public IList<string>? ServiceAccounts { get; set; }
 
@@ -69,6 +77,9 @@ internal sealed class EcrDaemonOptions
     public EcrOptions Ecr { get; set; } = new();
 
     public LeaderElectionOptions LeaderElection { get; set; } = new();
+
+    /// <summary>The name of the one profile that the top-level keys form when <see cref="Profiles"/> is empty.</summary>
+    public const string DefaultProfileName = "default";
 
     public static readonly IReadOnlyList<string> DefaultServiceAccounts = ["default"];
 

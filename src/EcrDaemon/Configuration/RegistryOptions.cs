@@ -1,8 +1,11 @@
 namespace EcrDaemon.Configuration;
 
-/// <summary>One ECR registry: <c>EcrDaemon:Registries:N:{Region,AccountId,RoleArn,ExternalId,Endpoint}</c>.</summary>
+/// <summary>One ECR registry: <c>EcrDaemon:Registries:N:{Name,Region,AccountId,RoleArn,ExternalId,Endpoint}</c>.</summary>
 internal sealed class RegistryOptions
 {
+    /// <summary>A DNS label by which profiles name the registry (<see cref="ProfileOptions.Registries"/>); needed only with profiles.</summary>
+    public string? Name { get; set; }
+
     /// <summary>The AWS region; defaults to AWS_REGION (or AWS_DEFAULT_REGION).</summary>
     public string? Region { get; set; }
 

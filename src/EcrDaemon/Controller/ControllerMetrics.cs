@@ -8,7 +8,7 @@ using EcrDaemon.Reconciliation;
 namespace EcrDaemon.Controller;
 
 /// <summary>
-/// The controller's gauges, read when scraped: the namespaces opted in, the queue's depth, whether
+/// The controller's gauges, read when scraped: the namespaces opted in per profile, the queue's depth, whether
 /// this replica leads, and the build. What they read is handed in, never looked up.
 /// </summary>
 internal sealed class ControllerMetrics
@@ -16,8 +16,9 @@ internal sealed class ControllerMetrics
     public ControllerMetrics(IMeterFactory meters, ClusterState state, WorkQueue queue, Leadership leadership)
     {
         var meter = meters.Create(DaemonMeter.Name);
-        meter.CreateObservableGauge("ecr_daemon_namespaces_managed", () => state.OptedIn().Count(),
-            description: "Namespaces opted in.");
+        meter.CreateObservableGauge("ecr_daemon_namespaces_managed", () => state.SelectedPerProfile().Select((count, i) =>
+            new Measurement<int>(count, new KeyValuePair<string, object?>("profile", state.Profiles[i].Name))),
+            description: "Namespaces opted in, per profile (a namespace that several profiles select counts in each).");
         meter.CreateObservableGauge("ecr_daemon_workqueue_depth", () => queue.Depth,
             description: "Namespaces waiting to be reconciled.");
         meter.CreateObservableGauge("ecr_daemon_leader", () => leadership.IsLeader ? 1 : 0,

@@ -30,8 +30,8 @@ internal static class DaemonServiceCollectionExtensions
         services.TryAddSingleton<WorkQueue>();
 
         // The event → key mapping: every change a cache sees enqueues the namespace it touched.
-        services.TryAddSingleton(sp => new ClusterState(sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value, sp.GetRequiredService<WorkQueue>().Add));
         services.AddDaemonInformers();
+        services.TryAddSingleton(sp => new ClusterState(sp.GetRequiredService<PullSecretProfiles>(), sp.GetRequiredService<WorkQueue>().Add));
         services.TryAddSingleton<EventRecorder>();
         services.TryAddSingleton<DesiredPullSecret>();
         services.TryAddSingleton<NamespaceReconciler>();
@@ -58,7 +58,8 @@ internal static class DaemonServiceCollectionExtensions
             .Bind(configuration.GetSection(EcrDaemonOptions.SectionName))
             .ValidateOnStart();
         services.AddSingleton<IPostConfigureOptions<EcrDaemonOptions>>(new SeedEnvironmentDefaults(configuration));
-        services.AddSingleton<IValidateOptions<EcrDaemonOptions>, EcrDaemonOptionsValidator>();
+        services.AddSingleton<IPostConfigureOptions<EcrDaemonOptions>>(new EmptyLists(configuration));
+        services.AddSingleton<IValidateOptions<EcrDaemonOptions>>(new EcrDaemonOptionsValidator(configuration));
         return services;
     }
 }

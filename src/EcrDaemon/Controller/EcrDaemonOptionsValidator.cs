@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using EcrDaemon.Configuration;
 using EcrDaemon.Kubernetes;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace EcrDaemon.Controller;
@@ -9,10 +10,13 @@ namespace EcrDaemon.Controller;
 /// <summary>
 /// Checks the configuration at start; each problem is one sentence naming the key. Every option has
 /// bounds, so that a value that passes here cannot crash the daemon later (a timer, Polly or the
-/// rate limiter refusing it).
+/// rate limiter refusing it). The configuration, when given, tells which keys were set at all.
 /// </summary>
-internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDaemonOptions>
+internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configuration = null) : IValidateOptions<EcrDaemonOptions>
 {
+    /// <summary>Profiles are a bit set (<see cref="ulong"/>) per namespace.</summary>
+    public const int MaxProfiles = 64;
+
     /// <summary>The longest wait a .NET timer (Task.Delay, PeriodicTimer, CancelAfter) accepts: 4294967294 ms, about 49.7 days.</summary>
     public static readonly TimeSpan LongestTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
@@ -40,6 +44,8 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
             ValidateRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
         }
 
+        ValidateProfiles(options, errors);
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -56,19 +62,144 @@ internal sealed partial class EcrDaemonOptionsValidator : IValidateOptions<EcrDa
             errors.Add($"{Section}:SecretName '{options.SecretName}' is not a valid secret name ({ObjectNames.SubdomainRule})");
         }
 
-        foreach (var (name, i) in options.TargetServiceAccounts.Select((n, i) => (n, i)))
+        ServiceAccountNames($"{Section}:ServiceAccounts", options.TargetServiceAccounts, errors);
+        NamespaceNames($"{Section}:ExcludedNamespaces", options.Excluded, errors);
+    }
+
+    /// <summary>
+    /// The profiles, and the registry names they refer to. Registry names are checked with or without
+    /// profiles; the rest only when profiles are configured.
+    /// </summary>
+    private void ValidateProfiles(EcrDaemonOptions options, List<string> errors)
+    {
+        const string Section = EcrDaemonOptions.SectionName;
+        var registryIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Registries.Count; i++)
         {
-            if (name != "*" && !ObjectNames.IsSubdomain(name))
+            var name = options.Registries[i].Name;
+            if (string.IsNullOrEmpty(name))
             {
-                errors.Add($"{Section}:ServiceAccounts:{i} '{name}' is not a ServiceAccount name (or '*' for all)");
+                continue;
+            }
+
+            if (!ObjectNames.IsLabel(name))
+            {
+                errors.Add($"{Section}:Registries:{i}:Name '{name}' is not a DNS label ({ObjectNames.LabelRule})");
+            }
+            else if (!registryIndex.TryAdd(name, i))
+            {
+                errors.Add($"{Section}:Registries:{i}:Name '{name}' is used by {Section}:Registries:{registryIndex[name]} too; registry names must be unique");
             }
         }
 
-        foreach (var (name, i) in options.Excluded.Select((n, i) => (n, i)))
+        var profiles = options.Profiles;
+        if (profiles.Count == 0)
+        {
+            return;
+        }
+
+        if (profiles.Count > MaxProfiles)
+        {
+            errors.Add($"{Section}:Profiles has {profiles.Count} entries; at most {MaxProfiles} are supported");
+        }
+
+        foreach (var key in new[] { nameof(EcrDaemonOptions.NamespaceSelector), nameof(EcrDaemonOptions.SecretName), nameof(EcrDaemonOptions.ServiceAccounts) })
+        {
+            if (configuration?.GetSection($"{Section}:{key}") is { } set && (set.Value is not null || set.GetChildren().Any()))
+            {
+                errors.Add($"{Section}:{key} is set, but so is {Section}:Profiles; with profiles, each profile sets its own ({Section}:Profiles:N:{key})");
+            }
+        }
+
+        for (var i = 0; i < options.Registries.Count; i++)
+        {
+            if (string.IsNullOrEmpty(options.Registries[i].Name))
+            {
+                errors.Add($"{Section}:Registries:{i}:Name is required when {Section}:Profiles is set, so that profiles can name the registry");
+            }
+            else if (!profiles.Any(p => p.Registries.Contains(options.Registries[i].Name!)))
+            {
+                errors.Add($"{Section}:Registries:{i} ('{options.Registries[i].Name}') is used by no profile; add it to a profile's Registries or remove it");
+            }
+        }
+
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        var secretNames = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < profiles.Count; i++)
+        {
+            var key = $"{Section}:Profiles:{i}";
+            var profile = profiles[i];
+            if (string.IsNullOrWhiteSpace(profile.Name))
+            {
+                errors.Add($"{key}:Name is required");
+            }
+            else if (!ObjectNames.IsLabel(profile.Name))
+            {
+                errors.Add($"{key}:Name '{profile.Name}' is not a DNS label ({ObjectNames.LabelRule})");
+            }
+            else if (!names.TryAdd(profile.Name, i))
+            {
+                errors.Add($"{key}:Name '{profile.Name}' is used by {Section}:Profiles:{names[profile.Name]} too; profile names must be unique");
+            }
+
+            if (string.IsNullOrWhiteSpace(profile.NamespaceSelector))
+            {
+                errors.Add($"{key}:NamespaceSelector is required (for example team=a)");
+            }
+            else if (!LabelSelector.TryParse(profile.NamespaceSelector, out _, out var selectorError))
+            {
+                errors.Add($"{key}:NamespaceSelector '{profile.NamespaceSelector}' is not a label selector: {selectorError}");
+            }
+
+            if (string.IsNullOrWhiteSpace(profile.SecretName))
+            {
+                errors.Add($"{key}:SecretName is required");
+            }
+            else if (!ObjectNames.IsSubdomain(profile.SecretName))
+            {
+                errors.Add($"{key}:SecretName '{profile.SecretName}' is not a valid secret name ({ObjectNames.SubdomainRule})");
+            }
+            else if (!secretNames.TryAdd(profile.SecretName, i))
+            {
+                errors.Add($"{key}:SecretName '{profile.SecretName}' is used by {Section}:Profiles:{secretNames[profile.SecretName]} too; each profile needs its own secret name");
+            }
+
+            if (profile.Registries.Count == 0)
+            {
+                errors.Add($"{key}:Registries is empty; a profile needs at least one registry (a Name from {Section}:Registries)");
+            }
+
+            for (var r = 0; r < profile.Registries.Count; r++)
+            {
+                if (!registryIndex.ContainsKey(profile.Registries[r]))
+                {
+                    errors.Add($"{key}:Registries:{r} '{profile.Registries[r]}' is not the Name of any entry in {Section}:Registries");
+                }
+            }
+
+            ServiceAccountNames($"{key}:ServiceAccounts", profile.ServiceAccounts ?? [], errors);
+            NamespaceNames($"{key}:ExcludedNamespaces", profile.ExcludedNamespaces ?? [], errors);
+        }
+    }
+
+    private static void ServiceAccountNames(string key, IEnumerable<string> names, List<string> errors)
+    {
+        foreach (var (name, i) in names.Select((n, i) => (n, i)))
+        {
+            if (name != "*" && !ObjectNames.IsSubdomain(name))
+            {
+                errors.Add($"{key}:{i} '{name}' is not a ServiceAccount name (or '*' for all)");
+            }
+        }
+    }
+
+    private static void NamespaceNames(string key, IEnumerable<string> names, List<string> errors)
+    {
+        foreach (var (name, i) in names.Select((n, i) => (n, i)))
         {
             if (!ObjectNames.IsLabel(name))
             {
-                errors.Add($"{Section}:ExcludedNamespaces:{i} '{name}' is not a namespace name");
+                errors.Add($"{key}:{i} '{name}' is not a namespace name");
             }
         }
     }

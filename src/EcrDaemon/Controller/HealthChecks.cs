@@ -19,7 +19,7 @@ namespace EcrDaemon.Controller;
 /// follower, a replica without a token, an ex-leader) are not a fault, and neither is an API server
 /// that does not answer: the informer loop keeps beating while it retries.
 /// </summary>
-internal sealed class LivenessCheck(WorkQueue queue, IEnumerable<IInformer> informers, InformerSettings informerSettings,
+internal sealed class LivenessCheck(WorkQueue queue, Informers informers, InformerSettings informerSettings,
     IOptions<EcrDaemonOptions> options, TimeProvider time) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -46,7 +46,7 @@ internal sealed class LivenessCheck(WorkQueue queue, IEnumerable<IInformer> info
 }
 
 /// <summary><c>/readyz</c>: the informers have synced once, and a token that has not expired is held.</summary>
-internal sealed class ReadinessCheck(IEnumerable<IInformer> informers, TokenRefresher refresher, TimeProvider time) : IHealthCheck
+internal sealed class ReadinessCheck(Informers informers, TokenRefresher refresher, TimeProvider time) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

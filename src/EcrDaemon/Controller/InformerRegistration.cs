@@ -1,3 +1,4 @@
+using System.Collections;
 using EcrDaemon.Configuration;
 using EcrDaemon.Kubernetes;
 using EcrDaemon.Reconciliation;
@@ -11,53 +12,68 @@ using Microsoft.Extensions.Options;
 namespace EcrDaemon.Controller;
 
 /// <summary>
-/// The informers, one registration per resource: each lists and watches one resource across all
-/// namespaces into its cache of <see cref="ClusterState"/>. They are resolved as
-/// <see cref="IInformer"/>, in registration order, by the controller (which runs them) and by the
-/// health checks (which watch them).
+/// The informers: each lists and watches one resource across all namespaces into its cache of
+/// <see cref="ClusterState"/>: namespaces, ServiceAccounts, and per profile the secrets named as its
+/// secret. The controller runs them; the health checks watch them.
 /// </summary>
+internal sealed class Informers(IReadOnlyList<IInformer> informers) : IReadOnlyList<IInformer>
+{
+    public int Count => informers.Count;
+
+    public IInformer this[int index] => informers[index];
+
+    public IEnumerator<IInformer> GetEnumerator() => informers.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>Registers <see cref="Informers"/> and the <see cref="PullSecretProfiles"/> the secret informers follow.</summary>
 internal static class InformerRegistration
 {
     public static IServiceCollection AddDaemonInformers(this IServiceCollection services)
     {
         services.TryAddSingleton(new InformerSettings());
-        services.AddInformer<V1Namespace>("namespaces", state => state.Namespaces,
-            (client, _) => async (limit, next, ct) => Page(await client.CoreV1.ListNamespaceAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
-            (client, _) => (rv, timeout, onError, ct) => client.CoreV1.WatchListNamespaceAsync(
-                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct));
-        services.AddInformer<V1ServiceAccount>("serviceaccounts", state => state.ServiceAccounts,
-            (client, _) => async (limit, next, ct) => Page(await client.CoreV1.ListServiceAccountForAllNamespacesAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
-            (client, _) => (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceAccountForAllNamespacesAsync(
-                allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct));
-
-        // Only the managed secrets, by field selector metadata.name=<SecretName> (Markers.SecretNameSelector), so that no other secret is ever read.
-        services.AddInformer<V1Secret>("secrets", state => state.Secrets,
-            (client, options) => async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
-                fieldSelector: Markers.SecretNameSelector(options.SecretName), limit: limit, continueParameter: next, cancellationToken: ct)),
-            (client, options) => (rv, timeout, onError, ct) => client.CoreV1.WatchListSecretForAllNamespacesAsync(
-                allowWatchBookmarks: true, fieldSelector: Markers.SecretNameSelector(options.SecretName), resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct));
+        services.TryAddSingleton(sp => PullSecretProfiles.From(sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value));
+        services.TryAddSingleton(sp => new Informers(Create(sp)));
         return services;
     }
 
-    /// <summary>Registers one informer of <typeparamref name="T"/>: its list and watch calls (given the client and the options) and the cache it fills.</summary>
-    public static IServiceCollection AddInformer<T>(
-        this IServiceCollection services,
-        string resource,
-        Func<ClusterState, IInformerSink<T>> sink,
-        Func<IKubernetes, EcrDaemonOptions, Informer<T>.ListPage> list,
-        Func<IKubernetes, EcrDaemonOptions, Informer<T>.Watch> watch)
-        where T : IKubernetesObject<V1ObjectMeta>
+    private static List<IInformer> Create(IServiceProvider sp)
     {
-        services.AddSingleton<IInformer>(sp =>
+        var client = sp.GetRequiredService<IKubernetes>();
+        var state = sp.GetRequiredService<ClusterState>();
+        List<IInformer> informers =
+        [
+            Informer(sp, "namespaces", state.Namespaces,
+                async (limit, next, ct) => Page(await client.CoreV1.ListNamespaceAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
+                (rv, timeout, onError, ct) => client.CoreV1.WatchListNamespaceAsync(
+                    allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct)),
+            Informer(sp, "serviceaccounts", state.ServiceAccounts,
+                async (limit, next, ct) => Page(await client.CoreV1.ListServiceAccountForAllNamespacesAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
+                (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceAccountForAllNamespacesAsync(
+                    allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct)),
+        ];
+
+        // Per profile, only the secrets named as its secret, by field selector metadata.name=<SecretName>
+        // (Markers.SecretNameSelector), so that no other secret is ever read: one list and watch per secret name.
+        foreach (var profile in state.Profiles)
         {
-            var client = sp.GetRequiredService<IKubernetes>();
-            var options = sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value;
-            return new Informer<T>(resource, list(client, options), watch(client, options), sink(sp.GetRequiredService<ClusterState>()),
-                sp.GetRequiredService<InformerSettings>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<KubernetesMetrics>(),
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger("EcrDaemon.Kubernetes.Informer"));
-        });
-        return services;
+            var selector = Markers.SecretNameSelector(profile.SecretName);
+            informers.Add(Informer(sp, state.Profiles.Count == 1 ? "secrets" : $"secrets {profile.SecretName}", state.Secrets(profile),
+                async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
+                    fieldSelector: selector, limit: limit, continueParameter: next, cancellationToken: ct)),
+                (rv, timeout, onError, ct) => client.CoreV1.WatchListSecretForAllNamespacesAsync(
+                    allowWatchBookmarks: true, fieldSelector: selector, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct)));
+        }
+
+        return informers;
     }
+
+    /// <summary>One informer of <typeparamref name="T"/>: its list and watch calls and the cache it fills.</summary>
+    private static Informer<T> Informer<T>(IServiceProvider sp, string resource, IInformerSink<T> sink, Informer<T>.ListPage list, Informer<T>.Watch watch)
+        where T : IKubernetesObject<V1ObjectMeta> =>
+        new(resource, list, watch, sink, sp.GetRequiredService<InformerSettings>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<KubernetesMetrics>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("EcrDaemon.Kubernetes.Informer"));
 
     private static (IList<T> Items, string ResourceVersion, string? Continue) Page<T>(IKubernetesObject<V1ListMeta> list, IList<T> items) =>
         (items, list.Metadata.ResourceVersion, list.Metadata.ContinueProperty);

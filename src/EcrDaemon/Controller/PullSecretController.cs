@@ -18,7 +18,7 @@ namespace EcrDaemon.Controller;
 /// <c>ResyncInterval</c> enqueue every namespace.
 /// </summary>
 internal sealed class PullSecretController(
-    IEnumerable<IInformer> informers,
+    Informers informers,
     ClusterState state,
     WorkQueue queue,
     NamespaceReconciler reconciler,
@@ -31,7 +31,7 @@ internal sealed class PullSecretController(
     ILoggerFactory loggers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<PullSecretController>();
-    private readonly IReadOnlyList<IInformer> _informers = [.. informers];
+    private readonly Informers _informers = informers;
     private readonly TaskCompletionSource _syncedOnce = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _synced;
 
@@ -45,7 +45,7 @@ internal sealed class PullSecretController(
     {
         var daemonOptions = options.Value;
         refresher.Changed += _ => EnqueueOptedIn();
-        refresher.FailureStarted += failure => _ = WarnTokenFailureAsync(failure, daemonOptions.SecretName, stoppingToken);
+        refresher.FailureStarted += failure => _ = WarnTokenFailureAsync(failure, stoppingToken);
         var running = _informers.Select(i => i.RunAsync(stoppingToken)).ToList();
 
         await Task.WhenAll(_informers.Select(i => i.Synced)).WaitAsync(stoppingToken);
@@ -53,7 +53,7 @@ internal sealed class PullSecretController(
         _syncedOnce.TrySetResult();
         if (_logger.IsEnabled(LogLevel.Information))
         {
-            _logger.InformersSynced(state.Namespaces.Count, state.OptedIn().Count(), state.ServiceAccounts.Count, state.Secrets.Count);
+            _logger.InformersSynced(state.Namespaces.Count, state.OptedIn().Count(), state.ServiceAccounts.Count, state.SecretCount);
         }
 
         running.Add(WriteWhileLeadingAsync(daemonOptions, stoppingToken));
@@ -88,7 +88,7 @@ internal sealed class PullSecretController(
     }
 
     /// <summary>A Warning Event on the opted-in namespaces' secrets (once they are known), as many as the recorder's rate limit lets through: the token could not be refreshed.</summary>
-    private async Task WarnTokenFailureAsync(string failure, string secretName, CancellationToken stoppingToken)
+    private async Task WarnTokenFailureAsync(string failure, CancellationToken stoppingToken)
     {
         try
         {
@@ -110,6 +110,13 @@ internal sealed class PullSecretController(
         var message = $"The ECR token could not be refreshed ({failure}); the secret keeps the last good token, which expires at {refresher.Current?.Expiry ?? "(none held)"}.";
         foreach (var ns in state.OptedIn().ToList())
         {
+            // On the secret of the first profile that selects the namespace: one Warning per namespace, not per profile.
+            var secretName = (state.Namespace(ns) is { Member: var member } ? state.Profiles.In(member).FirstOrDefault() : null)?.SecretName;
+            if (secretName is null)
+            {
+                continue; // opted out meanwhile
+            }
+
             // A namespace whose own share is spent must not keep the Warning from the namespaces after it. The
             // daemon-wide budget ends the round, and so does a refused or failed create: with the API server
             // unreachable, each attempt would wait out its timeout while the budget refills, for hours.

@@ -37,7 +37,7 @@ internal static partial class Log
     public static partial void TokensPublished(this ILogger logger, int registries, string expiry, int failed);
 
     [LoggerMessage(EventId = LogEvents.WaitingForTokens, Level = LogLevel.Warning,
-        Message = "Waiting for a token for {Missing} of {Total} registries before writing any secret, so that no secret loses a registry")]
+        Message = "{Missing} of {Total} registries have no token yet; the profiles that use them write no secret until they have, so that no secret loses a registry")]
     public static partial void WaitingForTokens(this ILogger logger, int missing, int total);
 
     [LoggerMessage(EventId = LogEvents.NextRefresh, Level = LogLevel.Information, Message = "Next token refresh at {At:O} (in {Delay})")]
@@ -81,24 +81,24 @@ internal static partial class Log
     public static partial void EventDropped(this ILogger logger, string type, string reason, string @namespace);
 
     // 3xxx: reconcile.
-    [LoggerMessage(EventId = LogEvents.SecretCreated, Level = LogLevel.Information, Message = "Created secret {Namespace}/{Secret} (token expires {Expiry})")]
-    public static partial void SecretCreated(this ILogger logger, string @namespace, string secret, string expiry);
+    [LoggerMessage(EventId = LogEvents.SecretCreated, Level = LogLevel.Information, Message = "Created secret {Namespace}/{Secret} for profile {Profile} (token expires {Expiry})")]
+    public static partial void SecretCreated(this ILogger logger, string @namespace, string secret, string profile, string expiry);
 
-    [LoggerMessage(EventId = LogEvents.SecretUpdated, Level = LogLevel.Information, Message = "Updated secret {Namespace}/{Secret} in place (token expires {Expiry})")]
-    public static partial void SecretUpdated(this ILogger logger, string @namespace, string secret, string expiry);
+    [LoggerMessage(EventId = LogEvents.SecretUpdated, Level = LogLevel.Information, Message = "Updated secret {Namespace}/{Secret} of profile {Profile} in place (token expires {Expiry})")]
+    public static partial void SecretUpdated(this ILogger logger, string @namespace, string secret, string profile, string expiry);
 
-    [LoggerMessage(EventId = LogEvents.SecretAdopted, Level = LogLevel.Information, Message = "Adopted secret {Namespace}/{Secret} (it was an unmanaged {Type} secret)")]
-    public static partial void SecretAdopted(this ILogger logger, string @namespace, string secret, string type);
+    [LoggerMessage(EventId = LogEvents.SecretAdopted, Level = LogLevel.Information, Message = "Adopted secret {Namespace}/{Secret} for profile {Profile} (it was an unmanaged {Type} secret)")]
+    public static partial void SecretAdopted(this ILogger logger, string @namespace, string secret, string profile, string type);
 
-    [LoggerMessage(EventId = LogEvents.SecretDeleted, Level = LogLevel.Information, Message = "Deleted secret {Namespace}/{Secret} (the namespace opted out)")]
-    public static partial void SecretDeleted(this ILogger logger, string @namespace, string secret);
+    [LoggerMessage(EventId = LogEvents.SecretDeleted, Level = LogLevel.Information, Message = "Deleted secret {Namespace}/{Secret} (the namespace opted out of profile {Profile})")]
+    public static partial void SecretDeleted(this ILogger logger, string @namespace, string secret, string profile);
 
     [LoggerMessage(EventId = LogEvents.UnmanagedSecret, Level = LogLevel.Warning,
-        Message = "Secret {Namespace}/{Secret} ({Type}) is not managed by ecr-daemon and is left untouched; {How}")]
-    public static partial void UnmanagedSecret(this ILogger logger, string @namespace, string secret, string type, string how);
+        Message = "Secret {Namespace}/{Secret} ({Type}) of profile {Profile} is not managed by ecr-daemon and is left untouched; {How}")]
+    public static partial void UnmanagedSecret(this ILogger logger, string @namespace, string secret, string profile, string type, string how);
 
-    [LoggerMessage(EventId = LogEvents.ServiceAccountPatched, Level = LogLevel.Information, Message = "ServiceAccount {Namespace}/{ServiceAccount}: {Action} pull secret {Secret}")]
-    public static partial void ServiceAccountPatched(this ILogger logger, string @namespace, string serviceAccount, string action, string secret);
+    [LoggerMessage(EventId = LogEvents.ServiceAccountPatched, Level = LogLevel.Information, Message = "ServiceAccount {Namespace}/{ServiceAccount}: {Changes}")]
+    public static partial void ServiceAccountPatched(this ILogger logger, string @namespace, string serviceAccount, string changes);
 
     [LoggerMessage(EventId = LogEvents.ServiceAccountConflict, Level = LogLevel.Information,
         Message = "ServiceAccount {Namespace}/{ServiceAccount} changed under us (409, attempt {Attempt}); reading it and trying again")]
@@ -112,11 +112,11 @@ internal static partial class Log
 
     // 3020-3039: issue 14 (cache order, immutable secrets, per-namespace Event budget).
     [LoggerMessage(EventId = LogEvents.SecretReplaced, Level = LogLevel.Information,
-        Message = "Secret {Namespace}/{Secret} is immutable; replaced it (delete, then create) to hold the current token (expires {Expiry})")]
-    public static partial void SecretReplaced(this ILogger logger, string @namespace, string secret, string expiry);
+        Message = "Secret {Namespace}/{Secret} of profile {Profile} is immutable; replaced it (delete, then create) to hold the current token (expires {Expiry})")]
+    public static partial void SecretReplaced(this ILogger logger, string @namespace, string secret, string profile, string expiry);
 
-    [LoggerMessage(EventId = LogEvents.SecretVanished, Level = LogLevel.Information, Message = "Secret {Namespace}/{Secret} was gone when we patched it (404); creating it")]
-    public static partial void SecretVanished(this ILogger logger, string @namespace, string secret);
+    [LoggerMessage(EventId = LogEvents.SecretVanished, Level = LogLevel.Information, Message = "Secret {Namespace}/{Secret} of profile {Profile} was gone when we patched it (404); creating it")]
+    public static partial void SecretVanished(this ILogger logger, string @namespace, string secret, string profile);
 
     [LoggerMessage(EventId = LogEvents.EventDroppedForNamespace, Level = LogLevel.Debug, Message = "Event {Type} {Reason} in {Namespace} dropped: the namespace spent its own Event budget")]
     public static partial void EventDroppedForNamespace(this ILogger logger, string type, string reason, string @namespace);

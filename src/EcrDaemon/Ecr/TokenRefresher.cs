@@ -13,9 +13,9 @@ namespace EcrDaemon.Ecr;
 /// <c>MinRefreshInterval</c>, never later than <see cref="RefreshSchedule.MaxDelay"/>). A round
 /// fetches only the registries that are due or failing (due ones that share credentials in one
 /// call), so a failing registry never makes a healthy one hand out a new password. A failed
-/// registry keeps its last good token and is retried after 30 s, doubling to 5 minutes. Once every
-/// registry has a token, the <see cref="TokenSet"/> of all of them is published, and again
-/// whenever it changes. No exception ends the loop: an unforeseen one fails the round, which is retried.
+/// registry keeps its last good token and is retried after 30 s, doubling to 5 minutes. Once a
+/// registry has a token, the <see cref="TokenSet"/> of those held is published, and again whenever
+/// it changes (a profile's secrets wait until each of its registries has one). No exception ends the loop: an unforeseen one fails the round, which is retried.
 /// </summary>
 internal sealed class TokenRefresher(
     EcrTokenService ecr,
@@ -33,7 +33,7 @@ internal sealed class TokenRefresher(
     private string? _ongoingFailure;
     private int _refreshAll;
 
-    /// <summary>The tokens of every registry, or null until every registry has one.</summary>
+    /// <summary>The tokens held, one per registry that has one, or null until one has.</summary>
     public TokenSet? Current => _current;
 
     /// <summary>The tokens before <see cref="Current"/>: a secret that still holds them is due a routine rotation, not a repair.</summary>
@@ -73,7 +73,7 @@ internal sealed class TokenRefresher(
         }
     }
 
-    /// <summary>Completes once every registry has a token for the first time.</summary>
+    /// <summary>Completes once a registry has a token for the first time.</summary>
     public Task FirstToken => _firstToken.Task;
 
     /// <summary>Failed refresh rounds in a row; 0 after a round in which every registry succeeded.</summary>
@@ -192,15 +192,24 @@ internal sealed class TokenRefresher(
         Publish([.. registries.Select(r => r.Held)], failed);
     }
 
+    /// <summary>
+    /// Publishes what is held once at least one registry has a token: a registry that keeps failing
+    /// from the start holds back only the profiles that use it, never the others.
+    /// </summary>
     private void Publish(EcrAuthorizationToken?[] held, int failed)
     {
-        if (held.Any(t => t is null))
+        var missing = held.Count(t => t is null);
+        if (missing > 0)
         {
-            logger.WaitingForTokens(held.Count(t => t is null), held.Length);
+            logger.WaitingForTokens(missing, held.Length);
+        }
+
+        if (missing == held.Length)
+        {
             return;
         }
 
-        var published = TokenSet.From(held!);
+        var published = TokenSet.From(held);
         var previous = _current;
         if (published.SameAs(previous))
         {

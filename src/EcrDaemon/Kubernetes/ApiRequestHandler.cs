@@ -9,6 +9,8 @@ namespace EcrDaemon.Kubernetes;
 /// <c>ecr_daemon_kubernetes_requests_total</c>, and applies the client-side rate limit
 /// (<c>KubernetesQps</c>, <c>KubernetesBurst</c>), a per-request timeout and the retry of a 429
 /// after its Retry-After to every request except watches. Watches are long-lived streams; the informer's own watchdog looks after them.
+/// Every write (POST, PUT, PATCH: the reconciler's, the Events', the Lease's, cleanup's) names
+/// <see cref="Markers.FieldManager"/> as its field manager, so that metadata.managedFields says who wrote what.
 /// </summary>
 internal sealed class ApiRequestHandler : DelegatingHandler
 {
@@ -44,6 +46,7 @@ internal sealed class ApiRequestHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        NameFieldManager(request);
         if (IsWatch(request.RequestUri))
         {
             return await CountedAsync(request, () => base.SendAsync(request, cancellationToken));
@@ -63,6 +66,19 @@ internal sealed class ApiRequestHandler : DelegatingHandler
             response.Dispose();
             await Task.Delay(delay, cancellationToken);
         }
+    }
+
+    /// <summary>Adds <c>fieldManager=ecr-daemon</c> to a create, update or patch that does not name a field manager.</summary>
+    internal static void NameFieldManager(HttpRequestMessage request)
+    {
+        if (request.RequestUri is not { } uri || !(request.Method == HttpMethod.Post || request.Method == HttpMethod.Put || request.Method == HttpMethod.Patch)
+            || uri.Query.Contains("fieldManager=", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var separator = uri.Query.Length > 1 ? "&" : "";
+        request.RequestUri = new UriBuilder(uri) { Query = $"{uri.Query.TrimStart('?')}{separator}fieldManager={Markers.FieldManager}" }.Uri;
     }
 
     internal static TimeSpan RetryAfter(HttpResponseMessage response)

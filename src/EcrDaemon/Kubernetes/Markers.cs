@@ -32,6 +32,9 @@ internal static class Markers
 
     public const string Component = "ecr-daemon";
 
+    /// <summary>The field manager every create and patch names (<c>fieldManager=ecr-daemon</c>), so that metadata.managedFields tells GitOps tools who wrote what.</summary>
+    public const string FieldManager = "ecr-daemon";
+
     /// <summary>
     /// The field selector that lists and watches only the secrets named <paramref name="secretName"/>
     /// (<c>metadata.name=NAME</c>), so that no other secret is ever read: the daemon's informer and <c>cleanup</c>.
@@ -48,15 +51,46 @@ internal static class Markers
     public static bool IsManaged(IDictionary<string, string>? labels) =>
         labels?.TryGetValue(ManagedByLabel, out var by) == true && by == ManagedByValue;
 
-    /// <summary>The entry <see cref="AddedPullSecretAnnotation"/> names, or null: the pull-secret entry the daemon added last.</summary>
+    /// <summary>The raw value of <see cref="AddedPullSecretAnnotation"/>, or null: the pull-secret entries the daemon added.</summary>
     public static string? AddedPullSecret(IDictionary<string, string>? annotations) =>
         annotations?.TryGetValue(AddedPullSecretAnnotation, out var added) == true ? added : null;
 
-    /// <summary>The daemon added the ServiceAccount's entry <paramref name="secretName"/> (<see cref="AddedPullSecretAnnotation"/> names it).</summary>
-    public static bool AddedByUs(IDictionary<string, string>? annotations, string secretName) =>
-        annotations?.TryGetValue(AddedPullSecretAnnotation, out var added) == true && added == secretName;
+    /// <summary>The raw value of <see cref="PreviousPullSecretAnnotation"/>, or null: entries the daemon added under earlier secret names.</summary>
+    public static string? PreviousPullSecret(IDictionary<string, string>? annotations) =>
+        annotations?.TryGetValue(PreviousPullSecretAnnotation, out var earlier) == true ? earlier : null;
 
-    /// <summary>The daemon added the entry <paramref name="secretName"/> under an earlier SecretName (<see cref="PreviousPullSecretAnnotation"/> names it).</summary>
-    public static bool AddedEarlierByUs(IDictionary<string, string>? annotations, string secretName) =>
-        annotations?.TryGetValue(PreviousPullSecretAnnotation, out var earlier) == true && earlier == secretName;
+    /// <summary>The daemon added the ServiceAccount's entry <paramref name="secretName"/> (<see cref="AddedPullSecretAnnotation"/> lists it).</summary>
+    public static bool AddedByUs(IDictionary<string, string>? annotations, string secretName) => Lists(AddedPullSecret(annotations), secretName);
+
+    /// <summary>The daemon added the entry <paramref name="secretName"/> under an earlier SecretName (<see cref="PreviousPullSecretAnnotation"/> lists it).</summary>
+    public static bool AddedEarlierByUs(IDictionary<string, string>? annotations, string secretName) => Lists(PreviousPullSecret(annotations), secretName);
+
+    // A marker annotation's value is a comma-separated list of secret names (one name, as before
+    // profiles, when the daemon added one entry). Names never contain a comma.
+
+    /// <summary>The marker value <paramref name="marker"/> lists <paramref name="secretName"/>. Allocation-free: it runs under the cache's lock.</summary>
+    public static bool Lists(string? marker, string secretName)
+    {
+        if (marker is null)
+        {
+            return false;
+        }
+
+        foreach (var range in marker.AsSpan().Split(','))
+        {
+            if (marker.AsSpan()[range].Trim().SequenceEqual(secretName))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The names a marker value lists, in order, without blanks or repeats.</summary>
+    public static List<string> Names(string? marker) =>
+        marker is null ? [] : [.. marker.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal)];
+
+    /// <summary>The marker value listing <paramref name="names"/>, or null (the annotation goes) when there are none.</summary>
+    public static string? Marker(IReadOnlyCollection<string> names) => names.Count == 0 ? null : string.Join(',', names);
 }

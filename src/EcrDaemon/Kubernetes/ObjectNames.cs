@@ -12,6 +12,9 @@ internal static partial class ObjectNames
     /// <summary>What <see cref="IsSubdomain"/> accepts, in words for an error message.</summary>
     public const string SubdomainRule = "lower-case letters, digits, '-' and '.', at most 253";
 
+    /// <summary>What <see cref="IsLabel"/> accepts, in words for an error message.</summary>
+    public const string LabelRule = "lower-case letters, digits and '-', at most 63";
+
     /// <summary>A Secret, ServiceAccount or Lease name, or a label key's prefix: an RFC 1123 DNS subdomain of at most 253 characters.</summary>
     public static bool IsSubdomain(string? name) => !string.IsNullOrWhiteSpace(name) && name.Length <= 253 && SubdomainPattern().IsMatch(name);
 

@@ -28,12 +28,14 @@ internal enum ReconcileOutcome
 
 /// <summary>
 /// Reconcile(namespace): makes one namespace match the desired state, reading only the informers'
-/// caches and writing only the difference. Opted in: the secret holds the current auths and each
-/// targeted ServiceAccount lists it exactly once. Opted out (with CleanupOnOptOut): our secret and
-/// the entries we added are gone. In sync: no request at all. This class orchestrates: the planners
+/// caches and writing only the difference. For each profile that selects it, the profile's secret
+/// holds the current auths of the profile's registries and each targeted ServiceAccount lists it
+/// exactly once. For each profile it left (with CleanupOnOptOut), our secret and the entries we
+/// added are gone. In sync: no request at all. This class orchestrates: the planners
 /// (<see cref="SecretPlanner"/>, <see cref="ServiceAccountPlanner"/>) decide, the writers
-/// (<see cref="SecretWriter"/>, <see cref="ServiceAccountWriter"/>) write and cache, and
-/// <see cref="ReconcileStatus"/> keeps what each namespace's last reconcile left behind.
+/// (<see cref="SecretWriter"/>, one per profile, and <see cref="ServiceAccountWriter"/>, one patch per
+/// ServiceAccount for all profiles) write and cache, and <see cref="ReconcileStatus"/> keeps what
+/// each namespace's last reconcile left behind.
 /// </summary>
 internal sealed class NamespaceReconciler
 {
@@ -42,30 +44,31 @@ internal sealed class NamespaceReconciler
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly EcrDaemonOptions _daemonOptions;
+    private readonly PullSecretProfiles _profiles;
+    private readonly ulong _allProfiles;
     private readonly ServiceAccountPlanner _planner;
     private readonly ReconcileStatus _status;
     private readonly ReconcileMetrics _metrics;
-    private readonly SecretWriter _secrets;
+    private readonly SecretWriter[] _secrets;
     private readonly ServiceAccountWriter _serviceAccounts;
 
     public NamespaceReconciler(IKubernetes client, ClusterState state, WorkQueue queue, DesiredPullSecret desired, EventRecorder events,
         IMeterFactory meters, TimeProvider time, IOptions<EcrDaemonOptions> options, ILogger<NamespaceReconciler> logger)
     {
-        (_state, _desired, _time, _logger, _daemonOptions) = (state, desired, time, logger, options.Value);
-        _planner = new(SecretName, _daemonOptions.TargetServiceAccounts);
-        _status = new(events, logger, SecretName);
-        _metrics = new(meters, _status);
-        _secrets = new(client, state, queue.Progressed, events, logger, SecretName);
-        _serviceAccounts = new(client, state, queue.Progressed, events, logger, SecretName);
+        (_state, _desired, _time, _logger, _daemonOptions, _profiles) = (state, desired, time, logger, options.Value, state.Profiles);
+        _allProfiles = _profiles.Aggregate(0UL, (set, p) => set | p.Bit);
+        _planner = new(_profiles);
+        _status = new(events, logger, _profiles);
+        _metrics = new(meters, _status, _profiles);
+        _secrets = [.. _profiles.Select(p => new SecretWriter(client, state.Secrets(p), queue.Progressed, events, logger, p))];
+        _serviceAccounts = new(client, state, queue.Progressed, events, logger);
     }
 
-    /// <summary>Namespaces where a same-named secret we do not own blocks us.</summary>
+    /// <summary>Profile secrets (a namespace and a profile) that a same-named secret we do not own blocks.</summary>
     public int UnmanagedSecretConflicts => _status.Conflicts;
 
     /// <summary>Opted-in namespaces whose last reconcile did not reach the desired state (no token yet, a conflict, or a failure).</summary>
     public int OutOfSync => _status.OutOfSync;
-
-    private string SecretName => _daemonOptions.SecretName;
 
     /// <summary>
     /// Reconciles one namespace. <see cref="WorkResult.RetryLater"/> (our cache was behind: a 409)
@@ -76,26 +79,27 @@ internal sealed class NamespaceReconciler
         var started = _time.GetTimestamp();
         try
         {
-            var outcome = await ReconcileCoreAsync(ns, cancellationToken);
-            if (outcome == ReconcileOutcome.RetryLater)
+            var result = await ReconcileCoreAsync(ns, cancellationToken);
+            if (result.Outcome == ReconcileOutcome.RetryLater)
             {
                 cancellationToken.ThrowIfCancellationRequested(); // stopping: the queue keeps the key for the next run
                 _metrics.ReconcileFailed("conflict");
-                _status.Failed(ns, _state.Namespace(ns) is { OptedIn: true });
-                return WorkResult.RetryLater($"secret {ns}/{SecretName} changed while we wrote it; retrying with what is there now");
+                _status.Failed(ns, Member(ns));
+                return WorkResult.RetryLater($"secret {ns}/{result.Conflicted!.SecretName} changed while we wrote it; retrying with what is there now");
             }
 
-            _status.Completed(ns, outOfSync: outcome == ReconcileOutcome.OutOfSync);
+            _status.Completed(ns, result.OutOfSync);
             return WorkResult.Done;
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             var reason = ApiErrors.Reason(e);
             _metrics.ReconcileFailed(reason);
-            _status.Failed(ns, _state.Namespace(ns) is { OptedIn: true });
+            var member = Member(ns);
+            _status.Failed(ns, member);
             if (reason == "forbidden")
             {
-                await _status.ForbiddenAsync(ns, e, cancellationToken);
+                await _status.ForbiddenAsync(ns, (_profiles.In(member).FirstOrDefault() ?? _profiles[0]).SecretName, e, cancellationToken);
             }
 
             throw;
@@ -106,88 +110,109 @@ internal sealed class NamespaceReconciler
         }
     }
 
-    private async Task<ReconcileOutcome> ReconcileCoreAsync(string ns, CancellationToken cancellationToken)
+    private ulong Member(string ns) => _state.Namespace(ns)?.Member ?? 0;
+
+    /// <summary>Where the namespace was left, the profiles that selected it but are not in sync, and the profile whose secret met a 409.</summary>
+    private readonly record struct Result(ReconcileOutcome Outcome, ulong OutOfSync = 0, PullSecretProfile? Conflicted = null);
+
+    private async Task<Result> ReconcileCoreAsync(string ns, CancellationToken cancellationToken)
     {
         var view = _state.Namespace(ns);
         if (view is null || view.Terminating)
         {
             // Gone or going: what was in it goes with it.
-            _status.ConflictCleared(ns);
-            return ReconcileOutcome.NotManaged;
+            _status.ConflictsCleared(ns);
+            return new(ReconcileOutcome.NotManaged);
         }
 
         try
         {
-            if (view.OptedIn)
+            // The profiles the namespace left whose secret and entries go: neither selected nor excluded.
+            var cleanup = _daemonOptions.CleanupOnOptOut ? _allProfiles & ~view.Member & ~view.Excluded : 0;
+            var ensured = 0UL;
+            var outOfSync = 0UL;
+            foreach (var profile in _profiles)
             {
-                return await EnsureAsync(ns, cancellationToken);
+                if ((view.Member & profile.Bit) != 0)
+                {
+                    switch (await EnsureSecretAsync(ns, profile, cancellationToken))
+                    {
+                        case ReconcileOutcome.InSync:
+                            ensured |= profile.Bit;
+                            break;
+                        case ReconcileOutcome.RetryLater:
+                            return new(ReconcileOutcome.RetryLater, Conflicted: profile);
+                        default:
+                            outOfSync |= profile.Bit;
+                            break;
+                    }
+                }
+                else
+                {
+                    _status.ConflictCleared(ns, profile);
+                    if ((cleanup & profile.Bit) != 0 && await RemoveSecretAsync(ns, profile, cancellationToken) == WriteOutcome.Conflict)
+                    {
+                        return new(ReconcileOutcome.RetryLater, Conflicted: profile);
+                    }
+                }
             }
 
-            if (_daemonOptions.CleanupOnOptOut && !_daemonOptions.Excluded.Contains(ns))
+            if ((ensured | cleanup) != 0)
             {
-                return await RemoveAsync(ns, cancellationToken);
+                // Only the ServiceAccounts that need a write are copied out of the cache: a namespace with
+                // thousands of them, requeued by each one's event, costs a scan per reconcile, not a copy.
+                // Each gets one patch for every profile's entry.
+                var sets = new ProfileSets(ensured, cleanup);
+                foreach (var sa in _state.ServiceAccounts.Where(ns, sa => _planner.NeedsChange(sets, sa)))
+                {
+                    await _serviceAccounts.ApplyAsync(sa, current => _planner.Plan(sets, current), cancellationToken);
+                }
             }
 
-            return ReconcileOutcome.NotManaged;
+            return !view.OptedIn ? new(ReconcileOutcome.NotManaged)
+                : outOfSync != 0 ? new(ReconcileOutcome.OutOfSync, outOfSync)
+                : new(ReconcileOutcome.InSync);
         }
         catch (HttpOperationException e) when (ApiErrors.NamespaceGoingAway(e))
         {
             _logger.NamespaceGoingAway(ns);
-            return ReconcileOutcome.NotManaged;
+            return new(ReconcileOutcome.NotManaged);
         }
     }
 
-    private async Task<ReconcileOutcome> EnsureAsync(string ns, CancellationToken cancellationToken)
+    /// <summary>
+    /// Makes the profile's secret hold its current content: <see cref="ReconcileOutcome.InSync"/> (in
+    /// place), <see cref="ReconcileOutcome.OutOfSync"/> (no token yet, or a secret we may not take) or
+    /// <see cref="ReconcileOutcome.RetryLater"/> (a 409).
+    /// </summary>
+    private async Task<ReconcileOutcome> EnsureSecretAsync(string ns, PullSecretProfile profile, CancellationToken cancellationToken)
     {
-        if (_desired.Current is not { } content)
+        if (_desired.Current(profile) is not { } content)
         {
             return ReconcileOutcome.OutOfSync; // No token yet; its arrival enqueues every opted-in namespace.
         }
 
-        var secret = _state.Secrets.Get(ns, SecretName);
-        var action = SecretPlanner.Plan(secret, content.Hash, content.Expiry, _desired.Previous?.Hash, _daemonOptions.AdoptUnmanagedSecrets);
+        var secret = _state.Secrets(profile).Get(ns, profile.SecretName);
+        var action = SecretPlanner.Plan(secret, content.Hash, content.Expiry, _desired.Previous(profile)?.Hash, _daemonOptions.AdoptUnmanagedSecrets);
         if (action.Blocked())
         {
-            await _status.ConflictAsync(secret!, adoptable: action == SecretAction.LeaveWrongType, cancellationToken);
+            await _status.ConflictAsync(secret!, profile, adoptable: action == SecretAction.LeaveWrongType, cancellationToken);
             return ReconcileOutcome.OutOfSync;
         }
 
         if (action != SecretAction.Create)
         {
-            _status.ConflictCleared(ns); // the secret is ours to write; a create (nothing there) leaves a recorded conflict as it is
+            _status.ConflictCleared(ns, profile); // the secret is ours to write; a create (nothing there) leaves a recorded conflict as it is
         }
 
-        if (await _secrets.ApplyAsync(ns, secret, action, content, cancellationToken) == WriteOutcome.Conflict)
-        {
-            return ReconcileOutcome.RetryLater;
-        }
-
-        // Only the ServiceAccounts that need a write are copied out of the cache: a namespace with
-        // thousands of them, requeued by each one's event, costs a scan per reconcile, not a copy.
-        foreach (var sa in _state.ServiceAccounts.Where(ns, _planner.NeedsChange))
-        {
-            await _serviceAccounts.ApplyAsync(sa, _planner.Plan, cancellationToken);
-        }
-
-        return ReconcileOutcome.InSync;
+        return await _secrets[profile.Index].ApplyAsync(ns, secret, action, content, cancellationToken) == WriteOutcome.Conflict
+            ? ReconcileOutcome.RetryLater
+            : ReconcileOutcome.InSync;
     }
 
-    private async Task<ReconcileOutcome> RemoveAsync(string ns, CancellationToken cancellationToken)
-    {
-        _status.ConflictCleared(ns);
-        if (_state.Secrets.Get(ns, SecretName) is { Managed: true } secret)
-        {
-            if (await _secrets.RemoveAsync(secret, cancellationToken) == WriteOutcome.Conflict)
-            {
-                return ReconcileOutcome.RetryLater;
-            }
-        }
-
-        foreach (var sa in _state.ServiceAccounts.Where(ns, sa => sa.AddedByUs))
-        {
-            await _serviceAccounts.ApplyAsync(sa, _planner.PlanRemove, cancellationToken);
-        }
-
-        return ReconcileOutcome.NotManaged;
-    }
+    /// <summary>Deletes the profile's secret if it is ours: <see cref="WriteOutcome.Conflict"/> when it changed meanwhile.</summary>
+    private async Task<WriteOutcome> RemoveSecretAsync(string ns, PullSecretProfile profile, CancellationToken cancellationToken) =>
+        _state.Secrets(profile).Get(ns, profile.SecretName) is { Managed: true } secret
+            ? await _secrets[profile.Index].RemoveAsync(secret, cancellationToken)
+            : WriteOutcome.Unchanged;
 }

@@ -4,8 +4,8 @@ using EcrDaemon.Diagnostics;
 namespace EcrDaemon.Reconciliation;
 
 /// <summary>
-/// The reconciler's instruments: how long a reconcile takes, why one failed, and the two sets of
-/// namespaces whose sizes are gauges (out of sync; blocked by a secret the daemon does not own),
+/// The reconciler's instruments: how long a reconcile takes, why one failed, and the two sets whose
+/// sizes are gauges (namespaces out of sync, per profile; secrets blocked by one the daemon does not own),
 /// which <see cref="ReconcileStatus"/> keeps.
 /// </summary>
 internal sealed class ReconcileMetrics
@@ -13,16 +13,17 @@ internal sealed class ReconcileMetrics
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _errors;
 
-    public ReconcileMetrics(IMeterFactory meters, ReconcileStatus status)
+    public ReconcileMetrics(IMeterFactory meters, ReconcileStatus status, PullSecretProfiles profiles)
     {
         var meter = meters.Create(DaemonMeter.Name);
         _duration = meter.CreateHistogram("ecr_daemon_reconcile_duration", unit: "s", description: "Time to reconcile one namespace.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         _errors = meter.CreateCounter<long>("ecr_daemon_reconcile_errors", description: "Reconciles that failed and were retried, by reason.");
-        meter.CreateObservableGauge("ecr_daemon_namespaces_out_of_sync", () => status.OutOfSync,
-            description: "Opted-in namespaces whose last reconcile did not reach the desired state.");
+        meter.CreateObservableGauge("ecr_daemon_namespaces_out_of_sync", () => status.OutOfSyncPerProfile().Select((count, i) =>
+            new Measurement<int>(count, new KeyValuePair<string, object?>("profile", profiles[i].Name))),
+            description: "Namespaces a profile selects whose last reconcile did not bring that profile's secret to the desired state, per profile.");
         meter.CreateObservableGauge("ecr_daemon_unmanaged_secret_conflicts", () => status.Conflicts,
-            description: "Namespaces where a same-named secret the daemon does not own blocks it.");
+            description: "Profile secrets (a namespace and a profile) that a same-named secret the daemon does not own blocks.");
     }
 
     public void Reconciled(TimeSpan duration) => _duration.Record(duration.TotalSeconds);

@@ -10,15 +10,18 @@ using Microsoft.Extensions.Logging;
 namespace EcrDaemon.Reconciliation;
 
 /// <summary>
-/// Carries out a <see cref="SecretPlanner"/> plan for the managed secret: its writes (create, merge
+/// Carries out a <see cref="SecretPlanner"/> plan for one profile's secret: its writes (create, merge
 /// patch, delete) and what each reports (a log line, an Event). Each write is paired with its cache
 /// write-back: the answer (null: the secret is gone) goes into the cache unless a watch event for
 /// the secret came first (<see cref="ObjectCache{T, TView}.Plan"/>). A 409 means our cache was behind
 /// (someone changed or created the secret): the secret is read, what is there is cached, and the
 /// plan stops with <see cref="WriteOutcome.Conflict"/>. Each write reports progress (for /livez).
 /// </summary>
-internal sealed class SecretWriter(IKubernetes client, ClusterState state, Action<string> progressed, EventRecorder events, ILogger logger, string secretName)
+internal sealed class SecretWriter(IKubernetes client, ObjectCache<V1Secret, SecretView> cache, Action<string> progressed, EventRecorder events, ILogger logger,
+    PullSecretProfile profile)
 {
+    private string SecretName => profile.SecretName;
+
     /// <summary>
     /// Makes the namespace's secret hold <paramref name="content"/> as <paramref name="action"/> says
     /// (never one of the plans that leave it alone): <see cref="WriteOutcome.Unchanged"/>,
@@ -54,7 +57,7 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
         var outcome = await DeleteAsync(secret, cancellationToken);
         if (outcome != WriteOutcome.Conflict)
         {
-            logger.SecretDeleted(secret.Namespace, secretName);
+            logger.SecretDeleted(secret.Namespace, SecretName, profile.Name);
         }
 
         return outcome;
@@ -70,22 +73,22 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
                 return WriteOutcome.Conflict;
             case WriteOutcome.Gone:
                 // Deleted since we last heard of it (the watch will say so later): create it now, not after a backoff.
-                logger.SecretVanished(ns, secretName);
+                logger.SecretVanished(ns, SecretName, profile.Name);
                 return await CreateAndReportAsync(ns, content, cancellationToken);
         }
 
         if (action == SecretAction.Adopt)
         {
-            logger.SecretAdopted(ns, secretName, secret.Type ?? "");
-            await events.NormalAsync(ns, "Secret", secretName, "Adopted", "Took over the unmanaged secret and updated it in place.", cancellationToken);
+            logger.SecretAdopted(ns, SecretName, profile.Name, secret.Type ?? "");
+            await events.NormalAsync(ns, "Secret", SecretName, "Adopted", $"Took over the unmanaged secret for profile {profile.Name} and updated it in place.", cancellationToken);
             return WriteOutcome.Written;
         }
 
-        logger.SecretUpdated(ns, secretName, content.Expiry);
+        logger.SecretUpdated(ns, SecretName, profile.Name, content.Expiry);
         if (action == SecretAction.Repair)
         {
             // Routine rotations (the previous token, or an older one after a restart) record no Event; this is a repair.
-            await events.NormalAsync(ns, "Secret", secretName, "Updated", "Restored the pull secret's data to the current token.", cancellationToken);
+            await events.NormalAsync(ns, "Secret", SecretName, "Updated", $"Restored the pull secret's data to the current token (profile {profile.Name}).", cancellationToken);
         }
 
         return WriteOutcome.Written;
@@ -98,9 +101,9 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
             return WriteOutcome.Conflict;
         }
 
-        logger.SecretCreated(ns, secretName, content.Expiry);
-        await events.NormalAsync(ns, "Secret", secretName, "Created",
-            $"Created the pull secret for {string.Join(", ", content.Hosts)} (token expires {content.Expiry}).", cancellationToken);
+        logger.SecretCreated(ns, SecretName, profile.Name, content.Expiry);
+        await events.NormalAsync(ns, "Secret", SecretName, "Created",
+            $"Created the pull secret for {string.Join(", ", content.Hosts)} (profile {profile.Name}; token expires {content.Expiry}).", cancellationToken);
         return WriteOutcome.Written;
     }
 
@@ -108,15 +111,15 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
     {
         if (action == SecretAction.ReplaceDockerCfg)
         {
-            logger.SecretAdopted(ns, secretName, Markers.DockerCfgType);
-            await events.NormalAsync(ns, "Secret", secretName, "Adopted",
-                $"Replaced the unmanaged {Markers.DockerCfgType} secret with a managed {Markers.DockerConfigJsonType} one (AdoptUnmanagedSecrets=true).", cancellationToken);
+            logger.SecretAdopted(ns, SecretName, profile.Name, Markers.DockerCfgType);
+            await events.NormalAsync(ns, "Secret", SecretName, "Adopted",
+                $"Replaced the unmanaged {Markers.DockerCfgType} secret with a managed {Markers.DockerConfigJsonType} one for profile {profile.Name} (AdoptUnmanagedSecrets=true).", cancellationToken);
             return;
         }
 
-        logger.SecretReplaced(ns, secretName, content.Expiry);
-        await events.NormalAsync(ns, "Secret", secretName, "Replaced",
-            $"The secret was immutable, so it was deleted and created again (mutable) to hold the current token (expires {content.Expiry}).", cancellationToken);
+        logger.SecretReplaced(ns, SecretName, profile.Name, content.Expiry);
+        await events.NormalAsync(ns, "Secret", SecretName, "Replaced",
+            $"The secret was immutable, so it was deleted and created again (mutable) to hold the current token of profile {profile.Name} (expires {content.Expiry}).", cancellationToken);
     }
 
     /// <summary>Delete, then create: the one way to change a secret's type or immutability.</summary>
@@ -133,7 +136,7 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
     {
         Metadata = new V1ObjectMeta
         {
-            Name = secretName,
+            Name = SecretName,
             NamespaceProperty = ns,
             Labels = new Dictionary<string, string> { [Markers.ManagedByLabel] = Markers.ManagedByValue },
             Annotations = new Dictionary<string, string> { [Markers.ExpiresAtAnnotation] = content.Expiry },
@@ -161,7 +164,7 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
         patch.Remove("type");
         patch["metadata"]!["resourceVersion"] = secret.ResourceVersion;
         return WriteAsync(secret.Namespace, async () => await Writes.GoneIsNull(client.CoreV1.PatchNamespacedSecretAsync(
-            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), secretName, secret.Namespace, cancellationToken: cancellationToken)), cancellationToken);
+            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), SecretName, secret.Namespace, cancellationToken: cancellationToken)), cancellationToken);
     }
 
     /// <summary>
@@ -174,20 +177,20 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
         var preconditions = new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = secret.ResourceVersion } };
         return WriteAsync(secret.Namespace, async () =>
         {
-            await Writes.GoneIsNull(client.CoreV1.DeleteNamespacedSecretAsync(secretName, secret.Namespace, body: preconditions, cancellationToken: cancellationToken));
+            await Writes.GoneIsNull(client.CoreV1.DeleteNamespacedSecretAsync(SecretName, secret.Namespace, body: preconditions, cancellationToken: cancellationToken));
             return null;
         }, cancellationToken);
     }
 
     private async Task<WriteOutcome> WriteAsync(string ns, Func<Task<V1Secret?>> write, CancellationToken cancellationToken)
     {
-        using (var planned = state.Secrets.Plan(ns, secretName))
+        using (var planned = cache.Plan(ns, SecretName))
         {
             try
             {
                 var answer = await write();
                 progressed(ns);
-                state.Secrets.Complete(planned, answer);
+                cache.Complete(planned, answer);
                 return answer is null ? WriteOutcome.Gone : WriteOutcome.Written;
             }
             catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict))
@@ -196,8 +199,8 @@ internal sealed class SecretWriter(IKubernetes client, ClusterState state, Actio
             }
         }
 
-        using var reading = state.Secrets.Plan(ns, secretName);
-        state.Secrets.Complete(reading, await Writes.GoneIsNull(client.CoreV1.ReadNamespacedSecretAsync(secretName, ns, cancellationToken: cancellationToken)));
+        using var reading = cache.Plan(ns, SecretName);
+        cache.Complete(reading, await Writes.GoneIsNull(client.CoreV1.ReadNamespacedSecretAsync(SecretName, ns, cancellationToken: cancellationToken)));
         return WriteOutcome.Conflict;
     }
 }

@@ -11,28 +11,19 @@ namespace EcrDaemon.Reconciliation;
 /// </summary>
 internal static class ServiceAccountPatch
 {
-    /// <param name="marker">Sets our marker to <paramref name="secretName"/>, removes it, or leaves it.</param>
-    /// <param name="addedUnderOtherName">
-    /// When the marker is set over one naming another entry that stays listed (SecretName was renamed):
-    /// that name, kept in <see cref="Markers.PreviousPullSecretAnnotation"/> for <c>cleanup --secret-name</c>.
-    /// </param>
-    /// <param name="forgetPrevious">Removes <see cref="Markers.PreviousPullSecretAnnotation"/> (cleanup took that entry out).</param>
-    public static V1Patch Create(string resourceVersion, IReadOnlyCollection<string>? pullSecrets, MarkerChange marker, string secretName,
-        string? addedUnderOtherName = null, bool forgetPrevious = false)
+    /// <param name="added">The new <see cref="Markers.AddedPullSecretAnnotation"/> (the entries we added), or keep it.</param>
+    /// <param name="previous">The new <see cref="Markers.PreviousPullSecretAnnotation"/> (entries we added under earlier names), or keep it.</param>
+    public static V1Patch Create(string resourceVersion, IReadOnlyCollection<string>? pullSecrets, MarkerUpdate added, MarkerUpdate previous)
     {
         var annotations = new JsonObject();
-        if (marker != MarkerChange.Keep)
+        if (added.Changes)
         {
-            annotations[Markers.AddedPullSecretAnnotation] = marker == MarkerChange.Set ? secretName : null;
+            annotations[Markers.AddedPullSecretAnnotation] = added.Value;
         }
 
-        if (marker == MarkerChange.Set && addedUnderOtherName is not null && pullSecrets?.Contains(addedUnderOtherName) == true)
+        if (previous.Changes)
         {
-            annotations[Markers.PreviousPullSecretAnnotation] = addedUnderOtherName;
-        }
-        else if (forgetPrevious)
-        {
-            annotations[Markers.PreviousPullSecretAnnotation] = null;
+            annotations[Markers.PreviousPullSecretAnnotation] = previous.Value;
         }
 
         var patch = new JsonObject

@@ -2,77 +2,136 @@ using EcrDaemon.Kubernetes;
 
 namespace EcrDaemon.Reconciliation;
 
-/// <summary>What a ServiceAccount write does to our marker (<see cref="Markers.AddedPullSecretAnnotation"/>).</summary>
-internal enum MarkerChange
+/// <summary>A change to one of our marker annotations: none (<see cref="Keep"/>), or its new value (null: the annotation goes).</summary>
+internal readonly record struct MarkerUpdate(bool Changes, string? Value)
 {
-    /// <summary>Leaves the marker as it is.</summary>
-    Keep,
+    public static MarkerUpdate Keep => default;
 
-    /// <summary>Sets the marker to SecretName: we added the entry.</summary>
-    Set,
-
-    /// <summary>Removes the marker: the entry we added is gone.</summary>
-    Remove,
+    public static MarkerUpdate To(string? value) => new(true, value);
 }
 
-/// <summary>What a ServiceAccount should become: its new pull-secret list (null: none) and marker, or null for no change.</summary>
-internal sealed record ServiceAccountChange(IReadOnlyList<string>? PullSecrets, MarkerChange Marker, string Action);
+/// <summary>
+/// What a ServiceAccount should become: its new pull-secret list (null or empty: none), its marker
+/// annotations, and what changed, in words (one entry per secret name, naming its profile), or null for no change.
+/// </summary>
+internal sealed record ServiceAccountChange(IReadOnlyList<string>? PullSecrets, MarkerUpdate Added, MarkerUpdate Previous, IReadOnlyList<string> Changes)
+{
+    /// <summary>What changed, in one phrase: "added image pull secret a (profile x), removed image pull secret b (profile y)".</summary>
+    public string Description => string.Join(", ", Changes);
+}
 
 /// <summary>
-/// What each ServiceAccount should become: a targeted one lists <c>secretName</c> exactly once
-/// (other entries kept, in order); one no longer targeted loses the entry only if we added it.
-/// Pure: it reads the view it is given and nothing else.
+/// The profiles whose entries a namespace's ServiceAccounts should have, as bit sets: those whose
+/// secret is in place this reconcile (<see cref="Ensured"/>), and those the namespace left whose
+/// entries we added go (<see cref="Cleanup"/>: opted out of the profile with CleanupOnOptOut).
+/// A profile in neither (no token yet, a secret we may not take, excluded) leaves its entries alone.
 /// </summary>
-internal sealed class ServiceAccountPlanner(string secretName, IEnumerable<string> targets)
+internal readonly record struct ProfileSets(ulong Ensured, ulong Cleanup);
+
+/// <summary>
+/// What each ServiceAccount should become. For a profile whose secret is in place, a targeted
+/// ServiceAccount lists the secret exactly once (appended, in profile order, when missing; repeats
+/// dropped; other entries kept in order), and one not targeted loses the entry only if we added
+/// it. For a profile the namespace left, the entry goes only if we added it. Pure: it reads the
+/// view it is given and nothing else.
+/// </summary>
+internal sealed class ServiceAccountPlanner(PullSecretProfiles profiles)
 {
-    private readonly HashSet<string> _targets = targets.ToHashSet(StringComparer.Ordinal);
-
-    private bool Targeted(ServiceAccountView sa) => _targets.Contains("*") || _targets.Contains(sa.Name);
-
     /// <summary>Cheap and allocation-free: runs under the cache's lock for every ServiceAccount of the namespace.</summary>
-    public bool NeedsChange(ServiceAccountView sa) => Targeted(sa) ? Ours(sa) != 1 : sa.AddedByUs;
-
-    /// <summary>For an opted-in namespace: <see cref="PlanAdd"/> for a targeted ServiceAccount, <see cref="PlanRemove"/> for any other.</summary>
-    public ServiceAccountChange? Plan(ServiceAccountView sa) => Targeted(sa) ? PlanAdd(sa) : PlanRemove(sa);
-
-    private int Ours(ServiceAccountView sa)
+    public bool NeedsChange(ProfileSets sets, ServiceAccountView sa)
     {
-        var ours = 0;
-        for (var i = 0; i < sa.PullSecrets.Count; i++)
+        for (var i = 0; i < profiles.Count; i++)
         {
-            ours += sa.PullSecrets[i] == secretName ? 1 : 0;
+            var p = profiles[i];
+            if (Wanted(sets, p, sa))
+            {
+                if (Count(sa.PullSecrets, p.SecretName) != 1)
+                {
+                    return true;
+                }
+            }
+            else if (Removable(sets, p) && sa.AddedByUs(p.SecretName))
+            {
+                return true;
+            }
         }
 
-        return ours;
+        return false;
     }
 
-    /// <summary>Lists <c>secretName</c> exactly once: appended (and marked as ours) when missing, repeats dropped; null when listed once.</summary>
-    public ServiceAccountChange? PlanAdd(ServiceAccountView sa)
+    /// <summary>The change that brings <paramref name="sa"/> to what <paramref name="sets"/> asks, or null when it is there.</summary>
+    public ServiceAccountChange? Plan(ProfileSets sets, ServiceAccountView sa)
     {
-        var ours = Ours(sa);
-        if (ours == 1)
+        var list = sa.PullSecrets.ToList();
+        var added = Markers.Names(sa.Added);
+        var changes = new List<string>();
+        var markerChanged = false;
+        foreach (var p in profiles)
+        {
+            var name = p.SecretName;
+            if (Wanted(sets, p, sa))
+            {
+                var count = Count(list, name);
+                if (count == 0)
+                {
+                    list.Add(name);
+                    if (!added.Contains(name))
+                    {
+                        added.Add(name);
+                    }
+
+                    changes.Add($"added image pull secret {name} (profile {p.Name})");
+                    markerChanged = true;
+                }
+                else if (count > 1)
+                {
+                    // Listed more than once: keep the first, drop the repeats, keep everything else in order.
+                    var first = list.IndexOf(name);
+                    list = [.. list.Where((n, i) => n != name || i == first)];
+                    changes.Add($"deduplicated image pull secret {name} (profile {p.Name})");
+                }
+            }
+            else if (Removable(sets, p) && added.Contains(name))
+            {
+                list.RemoveAll(n => n == name);
+                added.Remove(name);
+                changes.Add($"removed image pull secret {name} (profile {p.Name})");
+                markerChanged = true;
+            }
+        }
+
+        if (changes.Count == 0)
         {
             return null;
         }
 
-        if (ours == 0)
+        if (!markerChanged)
         {
-            return new ServiceAccountChange([.. sa.PullSecrets, secretName], MarkerChange.Set, "added");
+            return new ServiceAccountChange(list, MarkerUpdate.Keep, MarkerUpdate.Keep, changes);
         }
 
-        // Listed more than once: keep the first, drop the repeats, keep everything else in order.
-        var first = sa.PullSecrets.ToList().IndexOf(secretName);
-        return new ServiceAccountChange([.. sa.PullSecrets.Where((n, i) => n != secretName || i == first)], MarkerChange.Keep, "deduplicated");
+        // Entries we added under names no profile writes any more (SecretName was renamed) stay listed: the
+        // marker no longer names them, Previous does, so that cleanup --secret-name can still tell they were ours.
+        var earlier = added.Where(n => profiles.WithSecretName(n) is null).ToList();
+        added.RemoveAll(earlier.Contains);
+        var previous = Markers.Names(sa.Previous);
+        var kept = earlier.Where(n => list.Contains(n) && !previous.Contains(n)).ToList();
+        return new ServiceAccountChange(list, MarkerUpdate.To(Markers.Marker(added)),
+            kept.Count == 0 ? MarkerUpdate.Keep : MarkerUpdate.To(Markers.Marker([.. previous, .. kept])), changes);
     }
 
-    /// <summary>Takes out every <c>secretName</c> entry and our marker when we added it; null when we did not (an entry someone else added stays).</summary>
-    public ServiceAccountChange? PlanRemove(ServiceAccountView sa)
+    private static bool Wanted(ProfileSets sets, PullSecretProfile p, ServiceAccountView sa) => (sets.Ensured & p.Bit) != 0 && p.Targets(sa.Name);
+
+    private static bool Removable(ProfileSets sets, PullSecretProfile p) => ((sets.Ensured | sets.Cleanup) & p.Bit) != 0;
+
+    private static int Count(IReadOnlyList<string> list, string name)
     {
-        if (!sa.AddedByUs)
+        var count = 0;
+        for (var i = 0; i < list.Count; i++)
         {
-            return null;
+            count += list[i] == name ? 1 : 0;
         }
 
-        return new ServiceAccountChange([.. sa.PullSecrets.Where(n => n != secretName)], MarkerChange.Remove, "removed");
+        return count;
     }
 }

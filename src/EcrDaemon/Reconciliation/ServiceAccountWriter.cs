@@ -14,7 +14,7 @@ namespace EcrDaemon.Reconciliation;
 /// retry, so that their entries and ours both survive. The last attempt's 409 is thrown. Each write
 /// is logged and recorded as an Event.
 /// </summary>
-internal sealed class ServiceAccountWriter(IKubernetes client, ClusterState state, Action<string> progressed, EventRecorder events, ILogger logger, string secretName)
+internal sealed class ServiceAccountWriter(IKubernetes client, ClusterState state, Action<string> progressed, EventRecorder events, ILogger logger)
 {
     private const int Attempts = 4;
 
@@ -31,12 +31,13 @@ internal sealed class ServiceAccountWriter(IKubernetes client, ClusterState stat
             try
             {
                 var written = await client.CoreV1.PatchNamespacedServiceAccountAsync(
-                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.Marker, secretName, sa.AddedUnderOtherName), sa.Name, sa.Namespace, cancellationToken: cancellationToken);
+                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.Added, change.Previous), sa.Name, sa.Namespace,
+                    cancellationToken: cancellationToken);
                 progressed(sa.Namespace); // a namespace with thousands of ServiceAccounts is one long run: each write is progress for /livez
                 state.ServiceAccounts.Complete(planned, written);
-                logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Action, secretName);
+                logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Description);
                 await events.NormalAsync(sa.Namespace, "ServiceAccount", sa.Name, "PullSecretChanged",
-                    $"{char.ToUpperInvariant(change.Action[0])}{change.Action[1..]} image pull secret {secretName}; other entries kept.", cancellationToken);
+                    $"{char.ToUpperInvariant(change.Description[0])}{change.Description[1..]}; other entries kept.", cancellationToken);
                 return WriteOutcome.Written;
             }
             catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound) && !ApiErrors.NamespaceGoingAway(e))

@@ -113,7 +113,13 @@ public sealed class ApiException : Exception
             causes.Add(new JsonObject { ["reason"] = e.Reason, ["message"] = e.Message, ["field"] = e.Field });
         }
 
-        var details = new JsonObject { ["name"] = name };
+        // metav1.StatusDetails.Name is omitempty: an options object ("") has none.
+        var details = new JsonObject();
+        if (name.Length > 0)
+        {
+            details["name"] = name;
+        }
+
         if (group.Length > 0)
         {
             details["group"] = group;
@@ -206,7 +212,8 @@ public sealed record FieldError(string Field, string Reason, string Detail, stri
         "FieldValueTooLong" => "Too long: " + Detail,
         "FieldValueDuplicate" => $"Duplicate value: \"{BadValue}\"",
         "FieldValueNotSupported" => $"Unsupported value: {QueryParameters.GoQuote(BadValue ?? "")}: {Detail}",
-        _ => $"Invalid value: \"{BadValue}\": {Detail}",
+        // field.Error.ErrorBody prints a string value with %q.
+        _ => $"Invalid value: {QueryParameters.GoQuote(BadValue ?? "")}: {Detail}",
     };
 
     public override string ToString() => $"{Field}: {Message}";

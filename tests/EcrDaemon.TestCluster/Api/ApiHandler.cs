@@ -69,8 +69,11 @@ public sealed class ApiHandler(
             // 400, an injected fault) is logged here with its error code.
             if (request is not null && !ctx.Items.ContainsKey(WatchLogged))
             {
+                var writes = request.Verb is "create" or "update" or "patch";
+                var fieldManager = writes ? QueryParameters.Text(query, "fieldManager") : "";
                 log.Add(time.GetUtcNow(), who, request.Verb, request.Type.Plural, request.Namespace, request.Name ?? "", ctx.Response.StatusCode,
-                    ctx.Request.QueryString.Value ?? "", ctx.Request.ContentType ?? "");
+                    ctx.Request.QueryString.Value ?? "", ctx.Request.ContentType ?? "",
+                    fieldManager, FieldManager.Of(request.Verb, fieldManager, ctx.Request.Headers.UserAgent.ToString()) ?? "");
             }
         }
     }
@@ -143,6 +146,7 @@ public sealed class ApiHandler(
             throw ApiException.PathNotFound();
         }
 
+        var manager = WriteManager(ctx, request, query);
         if (query.ContainsKey("dryRun"))
         {
             throw ApiException.BadRequest("dryRun is not supported by the test cluster");
@@ -182,18 +186,18 @@ public sealed class ApiHandler(
                 // one from generateName (handlers/create.go), so it is empty then.
                 var posted = await ReadObjectAsync(ctx, type);
                 var postedName = posted["metadata"]?["name"]?.GetValue<string>() ?? "";
-                var created = operations.Create(type, ns, posted, Admit(ctx, request, identity, postedName));
+                var created = operations.Create(type, ns, posted, Admit(ctx, request, identity, postedName), manager);
                 await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 await WriteObjectAsync(ctx, 201, type, created, false);
                 break;
             case "update":
-                var updated = operations.Update(type, ns, request.Name!, await ReadObjectAsync(ctx, type), admit);
+                var updated = operations.Update(type, ns, request.Name!, await ReadObjectAsync(ctx, type), admit, manager);
                 await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 await WriteObjectAsync(ctx, 200, type, updated, false);
                 break;
             case "patch":
                 var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
-                var patched = operations.Patch(type, ns, request.Name!, contentType, await ReadBodyAsync(ctx), admit);
+                var patched = operations.Patch(type, ns, request.Name!, contentType, await ReadBodyAsync(ctx), admit, manager);
                 await faults.HoldAsync(attributes, identity, committed: true, ctx.RequestAborted);
                 await WriteObjectAsync(ctx, 200, type, patched, false);
                 break;
@@ -231,6 +235,35 @@ public sealed class ApiHandler(
             default:
                 throw ApiException.MethodNotSupported(type.Plural, request.Verb);
         }
+    }
+
+    /// <summary>
+    /// The field manager of a create, update or patch (null for other verbs): the CreateOptions,
+    /// UpdateOptions or PatchOptions are decoded and validated after authorization, a patch's only
+    /// once its Content-Type is known to be a patch type (415 comes first, handlers/patch.go); an
+    /// invalid fieldManager is 422 <c>CreateOptions.meta.k8s.io "" is invalid: fieldManager: ...</c>.
+    /// </summary>
+    private static string? WriteManager(HttpContext ctx, ApiRequest request, IQueryCollection query)
+    {
+        var options = request.Verb switch
+        {
+            "create" => "CreateOptions",
+            "update" => "UpdateOptions",
+            "patch" when Patches.IsPatchType((ctx.Request.ContentType ?? "").Split(';')[0].Trim()) => "PatchOptions",
+            _ => null,
+        };
+        if (options is null)
+        {
+            return null;
+        }
+
+        var fieldManager = QueryParameters.Text(query, "fieldManager");
+        if (FieldManager.Validate(fieldManager) is { Count: > 0 } errors)
+        {
+            throw ApiException.Invalid("meta.k8s.io", options, "", errors);
+        }
+
+        return FieldManager.Of(request.Verb, fieldManager, ctx.Request.Headers.UserAgent.ToString());
     }
 
     /// <summary>

@@ -27,7 +27,11 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
     public StoredObject Get(ResourceType type, string ns, string name) =>
         store.Get(type, ns, name) ?? throw ApiException.NotFound(type, name);
 
-    public StoredObject Create(ResourceType type, string ns, JsonObject obj, AdmissionCheck? admit = null)
+    /// <param name="manager">
+    /// The field manager the write is recorded under in <c>metadata.managedFields</c> (see
+    /// <see cref="ManagedFields"/>); null for the test cluster's own seeding, which records none.
+    /// </param>
+    public StoredObject Create(ResourceType type, string ns, JsonObject obj, AdmissionCheck? admit = null, string? manager = null)
     {
         var meta = Metadata(obj);
         if (string.IsNullOrEmpty(meta["name"]?.GetValue<string>()) && meta["generateName"]?.GetValue<string>() is { Length: > 0 } prefix)
@@ -55,6 +59,11 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
             meta["uid"] = Guid.NewGuid().ToString();
             meta["creationTimestamp"] = Timestamp(time.GetUtcNow());
             ApplyDefaults(type, obj, null);
+            if (manager is not null)
+            {
+                ManagedFields.Record(type, null, obj, manager, time.GetUtcNow());
+            }
+
             ThrowIfInvalid(type, obj, null);
             // registry Store.Create: BeforeCreate (defaults, validation), then createValidation
             // (validating admission), then the storage create that finds an existing name.
@@ -74,7 +83,7 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
         }
     }
 
-    public StoredObject Update(ResourceType type, string ns, string name, JsonObject obj, AdmissionCheck? admit = null)
+    public StoredObject Update(ResourceType type, string ns, string name, JsonObject obj, AdmissionCheck? admit = null, string? manager = null)
     {
         PrepareTypeAndNamespace(type, ns, obj);
         var bodyName = Metadata(obj)["name"]?.GetValue<string>();
@@ -92,11 +101,11 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
                 throw ApiException.StaleResourceVersion(type, name);
             }
 
-            return Write(type, existing, obj, admit);
+            return Write(type, existing, obj, admit, manager);
         }
     }
 
-    public StoredObject Patch(ResourceType type, string ns, string name, string contentType, string body, AdmissionCheck? admit = null)
+    public StoredObject Patch(ResourceType type, string ns, string name, string contentType, string body, AdmissionCheck? admit = null, string? manager = null)
     {
         lock (store.Lock)
         {
@@ -122,7 +131,7 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
             }
 
             PrepareTypeAndNamespace(type, ns, patched);
-            return Write(type, existing, patched, admit);
+            return Write(type, existing, patched, admit, manager);
         }
     }
 
@@ -166,7 +175,7 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
         });
     }
 
-    private StoredObject Write(ResourceType type, StoredObject existing, JsonObject obj, AdmissionCheck? admit)
+    private StoredObject Write(ResourceType type, StoredObject existing, JsonObject obj, AdmissionCheck? admit, string? manager)
     {
         var meta = Metadata(obj);
         var oldMeta = existing.Node["metadata"]!;
@@ -181,6 +190,12 @@ public sealed class Operations(ObjectStore store, TestClusterOptions options, Ti
 
         meta["resourceVersion"] = existing.ResourceVersion.ToString(CultureInfo.InvariantCulture);
         ApplyDefaults(type, obj, existing.Node);
+        if (manager is not null)
+        {
+            // The handler's field manager runs before the registry's validation and admission.
+            ManagedFields.Record(type, existing.Node, obj, manager, time.GetUtcNow());
+        }
+
         ThrowIfInvalid(type, obj, existing.Node);
         // registry Store.Update: BeforeUpdate (validation), then updateValidation (validating
         // admission, which a patch meets as an UPDATE), then the storage write; a no-op is admitted too.

@@ -29,6 +29,9 @@ public static class Patches
     /// <summary>Primitive lists that merge as sets under a strategic merge patch.</summary>
     private static readonly HashSet<string> SetLists = new(StringComparer.Ordinal) { "*:metadata.finalizers" };
 
+    /// <summary>Whether the server serves this patch Content-Type (anything else is 415).</summary>
+    public static bool IsPatchType(string contentType) => contentType is MergePatch or JsonPatch or StrategicMergePatch;
+
     public static JsonObject Apply(string contentType, JsonObject original, string body, string kind)
     {
         JsonNode? patch;

@@ -153,12 +153,17 @@ public static class QueryParameters
             $"resourceVersion: Invalid value: {GoQuote(text)}: strconv.ParseUint: parsing {GoQuote(text)}: {why}");
     }
 
-    /// <summary>Go's <c>strconv.Quote</c> for the texts error messages echo back.</summary>
+    /// <summary>
+    /// Go's <c>strconv.Quote</c> (and <c>%q</c>) for the texts error messages echo back: control
+    /// characters as <c>\xNN</c> (or their letter escapes), other runes Go's <c>unicode.IsPrint</c>
+    /// rejects as <c>\uNNNN</c> or <c>\UNNNNNNNN</c>.
+    /// </summary>
     public static string GoQuote(string text)
     {
         var sb = new StringBuilder(text.Length + 2).Append('"');
-        foreach (var c in text)
+        foreach (var rune in text.EnumerateRunes())
         {
+            var c = rune.Value;
             sb.Append(c switch
             {
                 '"' => "\\\"",
@@ -170,8 +175,10 @@ public static class QueryParameters
                 '\r' => "\\r",
                 '\t' => "\\t",
                 '\v' => "\\v",
-                _ when c < 0x20 || c == 0x7f => string.Create(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}"),
-                _ => c.ToString(),
+                _ when c < 0x20 || c == 0x7f => string.Create(CultureInfo.InvariantCulture, $"\\x{c:x2}"),
+                _ when FieldManager.IsPrint(rune) => rune.ToString(),
+                _ when c < 0x10000 => string.Create(CultureInfo.InvariantCulture, $"\\u{c:x4}"),
+                _ => string.Create(CultureInfo.InvariantCulture, $"\\U{c:x8}"),
             });
         }
 

@@ -5,11 +5,16 @@ namespace EcrDaemon.TestCluster.Hooks;
 /// <summary>
 /// One served request, as tests count them. <see cref="Query"/> is the raw query string (with its
 /// leading '?', or empty) and <see cref="ContentType"/> the request's Content-Type, so a test can
-/// say which form a client sent a parameter or a patch in.
+/// say which form a client sent a parameter or a patch in. On a create, update or patch,
+/// <see cref="FieldManager"/> is the <c>fieldManager</c> query parameter as the server decoded it
+/// ("" when the client sent none) and <see cref="Manager"/> the manager the write is recorded under
+/// in <c>metadata.managedFields</c> (that parameter, else the User-Agent up to its first '/');
+/// both are "" on every other verb. Assert "the client named its manager" on
+/// <see cref="FieldManager"/>: <see cref="Manager"/> is never empty for a client with a User-Agent.
 /// </summary>
 public sealed record RequestRecord(
     long Sequence, DateTimeOffset At, string Identity, string Verb, string Resource, string Namespace, string Name, int Code,
-    string Query = "", string ContentType = "")
+    string Query = "", string ContentType = "", string FieldManager = "", string Manager = "")
 {
     public bool IsWrite => Verb is "create" or "update" or "patch" or "delete" or "deletecollection";
 }
@@ -24,8 +29,9 @@ public sealed class RequestLog
     private long _sequence;
 
     internal void Add(DateTimeOffset at, string identity, string verb, string resource, string ns, string name, int code,
-        string query = "", string contentType = "") =>
-        _records.Enqueue(new RequestRecord(Interlocked.Increment(ref _sequence), at, identity, verb, resource, ns, name, code, query, contentType));
+        string query = "", string contentType = "", string fieldManager = "", string manager = "") =>
+        _records.Enqueue(new RequestRecord(Interlocked.Increment(ref _sequence), at, identity, verb, resource, ns, name, code, query, contentType,
+            fieldManager, manager));
 
     /// <summary>A mark to count from: <c>var m = log.Mark(); ...; log.Since(m)</c>.</summary>
     public long Mark() => Interlocked.Read(ref _sequence);

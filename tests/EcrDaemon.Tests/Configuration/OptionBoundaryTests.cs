@@ -38,6 +38,12 @@ public sealed class OptionBoundaryTests(OptionBoundaryTests.Cluster cluster) : I
 
     private static Case C(string value, bool syncs = true, string with = "") => new(value, syncs, with);
 
+    /// <summary>One valid profile, named p, on the registry named r, with the harness's secret name: a profile row overrides one of its keys.</summary>
+    private const string Profile =
+        "Registries:0:Name=r;Profiles:0:Name=p;Profiles:0:NamespaceSelector=ecr-daemon.io/enabled=true;Profiles:0:SecretName=aws-registry;Profiles:0:Registries:0=r";
+
+    private static Case P(string value, bool syncs = true) => new(value, syncs, Profile);
+
     private static readonly Row[] Table =
     [
         new("NamespaceSelector", [C("ecr-daemon.io/enabled"), C("ecr-daemon.io/enabled=true,!other")], [C(""), C("team in prod")]),
@@ -54,6 +60,13 @@ public sealed class OptionBoundaryTests(OptionBoundaryTests.Cluster cluster) : I
         new("ResyncInterval", [C("00:00:01"), C(TimerMax)], [C("00:00:00.999"), C(PastTimerMax)]),
         new("Events", [C("true"), C("false")], [C("yes")]),
         new("LivenessTimeout", [C("00:00:01"), C(TimerMax)], [C("00:00:00.999"), C(PastTimerMax)]),
+        new("Registries:0:Name", [C("r"), C(new string('a', 63))], [C("R"), C(new string('a', 64))]),
+        new("Profiles:0:Name", [P("p"), P(new string('a', 63))], [P("P"), P(new string('a', 64)), P("")]),
+        new("Profiles:0:NamespaceSelector", [P("ecr-daemon.io/enabled"), P("ecr-daemon.io/enabled=true,!other")], [P(""), P("team in prod")]),
+        new("Profiles:0:SecretName", [P("aws-registry"), P(Long253, syncs: false)], [P("A"), P(Long254), P("")]),
+        new("Profiles:0:Registries:0", [P("r")], [P("s"), P("")]),
+        new("Profiles:0:ServiceAccounts:0", [P("*"), P(Long253, syncs: false)], [P("Default"), P(Long254)]),
+        new("Profiles:0:ExcludedNamespaces:0", [P("kube-system"), P(new string('a', 63))], [P("Kube"), P(new string('a', 64))]),
         new("Registries:0:Region", [C("eu-west-1", syncs: false)], [C("Oregon"), C("us-west")]),
         new("Registries:0:AccountId", [C("000000000000", syncs: false)], [C("12345678901"), C("1234567890123")]),
         new("Registries:0:RoleArn",

@@ -25,7 +25,7 @@ public sealed class CacheOrderTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
-    private SecretView? Cached(string ns) => _h.Services.GetRequiredService<ClusterState>().Secrets.Get(ns, DaemonHarness.SecretName);
+    private SecretView? Cached(string ns) => _h.Services.GetRequiredService<ClusterState>().SecretsNamed(DaemonHarness.SecretName).Get(ns, DaemonHarness.SecretName);
 
     /// <summary>An admin spoils the secret's data, so that the daemon patches it back.</summary>
     private Task<V1Secret> SpoilAsync(string ns)

@@ -30,7 +30,7 @@ public sealed class ImmutableSecretTests : IAsyncLifetime
         await _h.WaitInSyncAsync("frozen");
         await _h.Admin.CoreV1.PatchNamespacedSecretAsync(new V1Patch("""{"immutable":true}""", V1Patch.PatchType.MergePatch), DaemonHarness.SecretName, "frozen");
         var state = _h.Services.GetRequiredService<ClusterState>();
-        await Poll.Until(() => state.Secrets.Get("frozen", DaemonHarness.SecretName) is { Immutable: true }, () => $"cached: {state.Secrets.Get("frozen", DaemonHarness.SecretName)}");
+        await Poll.Until(() => state.SecretsNamed(DaemonHarness.SecretName).Get("frozen", DaemonHarness.SecretName) is { Immutable: true }, () => $"cached: {state.SecretsNamed(DaemonHarness.SecretName).Get("frozen", DaemonHarness.SecretName)}");
         await _h.IdleAsync();
         var mark = _h.Requests.Mark();
 

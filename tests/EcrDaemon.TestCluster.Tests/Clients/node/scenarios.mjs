@@ -23,6 +23,9 @@
 //   merge-patch NS NAME RV       patchNamespacedSecret, application/merge-patch+json
 //   strategic-patch NS SA N1,..  patchNamespacedServiceAccount, application/strategic-merge-patch+json
 //   create NS NAME               createNamespacedSecret (type Opaque)
+//   field-managers NS NAME       create as fieldManager "creator", merge-patch a label as "labeller",
+//                                print the managedFields read back (time as the Date the client parsed),
+//                                then a create whose fieldManager is 129 characters
 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -260,6 +263,36 @@ const scenarios = {
         const created = await call(() => core.createNamespacedSecret({
             namespace: ns,
             body: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data: {} },
+        }));
+        if (created === undefined) return;
+        emit({ created: created.metadata.name });
+    },
+
+    async 'field-managers'(ns, name) {
+        await core.createNamespacedSecret({
+            namespace: ns,
+            body: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data: { key: 'dmFsdWU=' } },
+            fieldManager: 'creator',
+        });
+        await core.patchNamespacedSecret(
+            { namespace: ns, name, body: { metadata: { labels: { l: '1' } } }, fieldManager: 'labeller' },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        );
+        const read = await core.readNamespacedSecret({ namespace: ns, name });
+        emit({
+            managedFields: read.metadata.managedFields.map((e) => ({
+                manager: e.manager,
+                operation: e.operation,
+                apiVersion: e.apiVersion,
+                fieldsType: e.fieldsType,
+                fieldsV1: e.fieldsV1,
+                time: e.time instanceof Date ? e.time.toISOString() : `not a Date: ${e.time}`,
+            })),
+        });
+        const created = await call(() => core.createNamespacedSecret({
+            namespace: ns,
+            body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-long` } },
+            fieldManager: 'm'.repeat(129),
         }));
         if (created === undefined) return;
         emit({ created: created.metadata.name });

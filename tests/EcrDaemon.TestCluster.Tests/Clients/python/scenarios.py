@@ -154,6 +154,26 @@ def create(api, ns, name):
     emit({"created": created.metadata.name})
 
 
+def field_managers(api, ns, name):
+    """Create as "creator", merge-patch a label as "labeller", read back the managedFields as the
+    client decoded them (time as the datetime it parsed), then a create whose fieldManager is too long."""
+    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), type="Opaque", data={"key": "dmFsdWU="})
+    api.create_namespaced_secret(ns, body, field_manager="creator")
+    api.patch_namespaced_secret(name, ns, {"metadata": {"labels": {"l": "1"}}}, field_manager="labeller")
+    read = api.read_namespaced_secret(name, ns)
+    emit({"managedFields": [{
+        "manager": e.manager, "operation": e.operation, "apiVersion": e.api_version,
+        "fieldsType": e.fields_type, "fieldsV1": e.fields_v1, "time": e.time.isoformat(),
+    } for e in read.metadata.managed_fields]})
+    try:
+        api.create_namespaced_secret(ns, client.V1Secret(metadata=client.V1ObjectMeta(name=name + "-long")),
+                                     field_manager="m" * 129)
+    except ApiException as e:
+        emit_exception(e)
+        return
+    emit({"created": name + "-long"})
+
+
 def main(argv):
     if len(argv) < 3:
         raise SystemExit("usage: scenarios.py KUBECONFIG SCENARIO [ARGS...]")
@@ -176,6 +196,8 @@ def main(argv):
         strategic_patch(api, *args)
     elif scenario == "create":
         create(api, *args)
+    elif scenario == "field-managers":
+        field_managers(api, *args)
     else:
         raise SystemExit("unknown scenario: " + scenario)
 
