@@ -26,6 +26,7 @@ internal sealed record ProfileResult(
     int SecretInformerRequests,
     IReadOnlyList<string> SecretFieldSelectors,
     int WritesWithoutFieldManager,
+    ProfilePhase RotationBNewExpiry,
     ProfilePhase RotationB,
     ProfilePhase RotationAll,
     TimeSpan Steady,
@@ -55,8 +56,13 @@ internal sealed record ProfileResult(
 /// ecr-team-a), <c>team-b</c> (team=b, account B, ecr-team-b) and <c>platform</c> (platform=true, both, ecr-platform),
 /// every ServiceAccount targeted. Of the N namespaces, 2 in 5 are team=a, 2 in 5 team=b and 1 in 5 team=a with
 /// platform=true, so that a fifth of them hold two secrets and each of their ServiceAccounts two entries. Phases:
-/// cold start; a rotation of account B only (team-a's secrets must not be written); a rotation of both accounts;
-/// a steady state with no changes. Counts come from the cluster's request log and the stand-in's, memory from /proc.
+/// cold start; account B rotates while the one ECR call answers account A with its unchanged password but a new expiry,
+/// so every secret's content changes (team-a's in its expiry annotation only); account B rotates again while account A's
+/// token comes back unchanged, expiry included (the stand-in hands out one fixed expiry, so both registries' schedules
+/// stay together), so team-a's secrets must not be written; both accounts rotate; a steady state with no changes. Each
+/// rotation is the daemon's own refresh: the fixed expiry brings each next refresh closer (at RefreshAt 0.5 of what is
+/// left: about L/2, L/4 and L/8 apart for --first-token-lifetime L). Counts come from the cluster's request log and the
+/// stand-in's, memory from /proc.
 /// </summary>
 internal static class ProfileRun
 {
@@ -142,26 +148,34 @@ internal static class ProfileRun
             failures.Add($"profiles N={n}: {cluster.Ecr.RequestCount} GetAuthorizationToken calls before the cold start was over (registry ids per call: {coldIds}); the minimum is 1 (or raise --first-token-lifetime)");
         }
 
+        // From now on every token expires at one fixed time, later than the first token (by more than the annotation's whole second).
         generations["B"] = 1;
         cluster.Ecr.SetGeneration(AccountB, 1);
-        var rotationB = await RotateAsync("account B rotation", cluster.Ecr.RequestCount + 1);
+        cluster.Ecr.ExpiresAt = cluster.Ecr.Requests[0].At + options.FirstTokenLifetime + TimeSpan.FromSeconds(5);
+        var rotationBNewExpiry = await RotateAsync("account B rotation (account A with a new expiry)", 2);
+        if (rotationBNewExpiry is null)
+        {
+            return Failed();
+        }
+
+        usage["rotation of account B (A: new expiry), with the idle wait for it"] = daemon.EndPhase();
+        Console.Error.WriteLine($"benchmark: three profiles, N={n}: rotated account B in {rotationBNewExpiry.Seconds:F2} s; rotating it again, account A's token unchanged");
+        generations["B"] = 2;
+        cluster.Ecr.SetGeneration(AccountB, 2);
+        var rotationB = await RotateAsync("account B rotation (account A unchanged)", 3);
         if (rotationB is null)
         {
             return Failed();
         }
 
-        usage["rotation of account B, with the idle wait for it"] = daemon.EndPhase();
-        if (cluster.Ecr.RequestCount != 2)
-        {
-            failures.Add($"profiles N={n}: the daemon refreshed again before the account B rotation was measured; raise --first-token-lifetime");
-        }
-
+        usage["rotation of account B (A unchanged), with the idle wait for it"] = daemon.EndPhase();
         Console.Error.WriteLine($"benchmark: three profiles, N={n}: rotated account B in {rotationB.Seconds:F2} s; rotating both accounts");
-        generations["A"] = generations["B"] = 2;
-        cluster.Ecr.SetGeneration(accounts["A"], 2);
-        cluster.Ecr.SetGeneration(AccountB, 2);
+        generations["A"] = generations["B"] = 3;
+        cluster.Ecr.SetGeneration(accounts["A"], 3);
+        cluster.Ecr.SetGeneration(AccountB, 3);
+        cluster.Ecr.ExpiresAt = null;
         cluster.Ecr.TokenLifetime = TimeSpan.FromHours(12);
-        var rotationAll = await RotateAsync("rotation of both accounts", cluster.Ecr.RequestCount + 1);
+        var rotationAll = await RotateAsync("rotation of both accounts", 4);
         if (rotationAll is null)
         {
             return Failed();
@@ -196,12 +210,12 @@ internal static class ProfileRun
             failures.Add($"profiles N={n}: the daemon did not exit 0 on SIGTERM (daemon log: {logPath})");
         }
 
-        var result = new ProfileResult(n, matches, both, cold, coldIds, secretInformer.Count, selectors, withoutManager, rotationB, rotationAll,
+        var result = new ProfileResult(n, matches, both, cold, coldIds, secretInformer.Count, selectors, withoutManager, rotationBNewExpiry, rotationB, rotationAll,
             options.Steady, steady, usage, peak, foreign, lost, deletes, failures);
         failures.AddRange(Check(result));
         return result;
 
-        ProfileResult Failed() => new(n, matches, both, ProfilePhase.None, "", 0, [], 0, ProfilePhase.None, ProfilePhase.None, options.Steady,
+        ProfileResult Failed() => new(n, matches, both, ProfilePhase.None, "", 0, [], 0, ProfilePhase.None, ProfilePhase.None, ProfilePhase.None, options.Steady,
             ProfilePhase.None, usage, daemon.PeakRssMb, 0, 0, 0, failures);
 
         // Waits for the daemon's refresh (the stand-in's request number `call`), then for every secret to hold the new passwords.
@@ -209,6 +223,13 @@ internal static class ProfileRun
         {
             var mark = cluster.Requests.Mark();
             var ecrBefore = call - 1;
+            if (cluster.Ecr.RequestCount > ecrBefore)
+            {
+                failures.Add($"profiles N={n}: {cluster.Ecr.RequestCount} GetAuthorizationToken calls before the {what} began, {ecrBefore} expected: the daemon refreshed before "
+                    + "the previous phase was measured (raise --first-token-lifetime) or made more calls than the minimum");
+                return null;
+            }
+
             var wait = Stopwatch.StartNew();
             while (cluster.Ecr.RequestCount < call && !daemon.HasExited && wait.Elapsed < options.FirstTokenLifetime)
             {
@@ -322,10 +343,16 @@ internal static class ProfileRun
             yield return $"profiles N={n}: {r.WritesWithoutFieldManager} creates and patches without fieldManager=ecr-daemon";
         }
 
+        if (r.RotationBNewExpiry.Requests.Writes("secrets") != r.SecretsMinimum || r.RotationBNewExpiry.Requests.Writes("serviceaccounts") != 0 || r.RotationBNewExpiry.EcrCalls != 1)
+        {
+            yield return $"profiles N={n}: rotating account B, account A with a new expiry, made {r.RotationBNewExpiry.Requests.Writes("secrets")} secret writes, "
+                + $"{r.RotationBNewExpiry.Requests.Writes("serviceaccounts")} ServiceAccount writes and {r.RotationBNewExpiry.EcrCalls} ECR calls; every secret's content changed: the minimum is {r.SecretsMinimum}, 0 and 1";
+        }
+
         if (r.RotationB.Requests.Writes("secrets") != r.RotationBMinimum || r.RotationB.SecretWrites(TeamA.SecretName) != 0
             || r.RotationB.Requests.Writes("serviceaccounts") != 0 || r.RotationB.EcrCalls != 1)
         {
-            yield return $"profiles N={n}: rotating account B made {r.RotationB.Requests.Writes("secrets")} secret writes ({r.RotationB.SecretWrites(TeamA.SecretName)} to {TeamA.SecretName}), "
+            yield return $"profiles N={n}: rotating account B, account A unchanged, made {r.RotationB.Requests.Writes("secrets")} secret writes ({r.RotationB.SecretWrites(TeamA.SecretName)} to {TeamA.SecretName}), "
                 + $"{r.RotationB.Requests.Writes("serviceaccounts")} ServiceAccount writes and {r.RotationB.EcrCalls} ECR calls; the minimum is {r.RotationBMinimum} (0 to {TeamA.SecretName}), 0 and 1";
         }
 

@@ -97,7 +97,11 @@ internal static class Report
         t.Row("their field selectors", [r.SecretFieldSelectors.Count == 0 ? "–" : string.Join(", ", r.SecretFieldSelectors.Select(s => $"`{s}`"))]);
         t.Row("reads: list pages and gets", [I(r.Cold.Requests.Reads)]);
         t.Row("Events created (rate-limited; not in the minimum)", [I(r.Cold.Requests.Events)]);
-        t.Row("**Rotation of account B only** until every secret holds the new token (s)", [F(r.RotationB.Seconds, 2)]);
+        t.Row("**Account B rotates, account A answered with a new expiry** (one call for both, as ECR answers) until every secret holds the new tokens (s)", [F(r.RotationBNewExpiry.Seconds, 2)]);
+        t.Row("secret writes / minimum (every secret: B's password or A's expiry annotation changed)", [Ratio(r.RotationBNewExpiry.Requests.Writes("secrets"), r.SecretsMinimum)]);
+        t.Row("of which to team-a's secrets (same password, new expiry)", [I(r.RotationBNewExpiry.SecretWrites(ProfileRun.TeamA.SecretName))]);
+        t.Row("ServiceAccount writes / GetAuthorizationToken calls (minimum 0 / 1)", [$"{I(r.RotationBNewExpiry.Requests.Writes("serviceaccounts"))} / {I(r.RotationBNewExpiry.EcrCalls)}"]);
+        t.Row("**Account B rotates, account A's token unchanged** (password and expiry) until every secret holds the new token (s)", [F(r.RotationB.Seconds, 2)]);
         t.Row("secret writes / minimum (team-b's and platform's secrets)", [Ratio(r.RotationB.Requests.Writes("secrets"), r.RotationBMinimum)]);
         t.Row("of which to team-a's secrets (minimum 0)", [I(r.RotationB.SecretWrites(ProfileRun.TeamA.SecretName))]);
         t.Row("ServiceAccount writes when B rotates (minimum 0)", [I(r.RotationB.Requests.Writes("serviceaccounts"))]);
@@ -123,7 +127,8 @@ internal static class Report
             Registries `acct-a` and `acct-b` in two accounts at the same endpoint, with the same credentials. Profiles: `team-a`
             (`team=a`, acct-a, secret `ecr-team-a`), `team-b` (`team=b`, acct-b, `ecr-team-b`), `platform` (`platform=true`, both,
             `ecr-platform`), each with `ServiceAccounts: ["*"]`. Namespaces: 2 in 5 `team=a`, 2 in 5 `team=b`, 1 in 5 `team=a` and
-            `platform=true`; 3 ServiceAccounts each, the default one already listing `team-registry`. Rate limiting off.
+            `platform=true`; 3 ServiceAccounts each, the default one already listing `team-registry`. Rate limiting off. Both
+            registries share credentials, region and endpoint, so one GetAuthorizationToken call answers both.
 
             {t}
             """;
