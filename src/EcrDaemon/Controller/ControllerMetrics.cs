@@ -16,8 +16,7 @@ internal sealed class ControllerMetrics
     public ControllerMetrics(IMeterFactory meters, ClusterState state, WorkQueue queue, Leadership leadership)
     {
         var meter = meters.Create(DaemonMeter.Name);
-        meter.CreateObservableGauge("ecr_daemon_namespaces_managed", () => state.SelectedPerProfile().Select((count, i) =>
-            new Measurement<int>(count, new KeyValuePair<string, object?>("profile", state.Profiles[i].Name))),
+        meter.CreateObservableGauge("ecr_daemon_namespaces_managed", () => ReconcileMetrics.PerProfile(state.SelectedPerProfile(), state.Profiles),
             description: "Namespaces opted in, per profile (a namespace that several profiles select counts in each).");
         meter.CreateObservableGauge("ecr_daemon_workqueue_depth", () => queue.Depth,
             description: "Namespaces waiting to be reconciled.");

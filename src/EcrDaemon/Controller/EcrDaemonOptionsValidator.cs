@@ -107,7 +107,8 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
         {
             if (configuration?.GetSection($"{Section}:{key}") is { } set && (set.Value is not null || set.GetChildren().Any()))
             {
-                errors.Add($"{Section}:{key} is set, but so is {Section}:Profiles; with profiles, each profile sets its own ({Section}:Profiles:N:{key})");
+                var value = set.Value ?? string.Join(",", set.GetChildren().Select(c => c.Value));
+                errors.Add($"{Section}:{key} is set ('{value}'), but so is {Section}:Profiles; with profiles, each profile sets its own ({Section}:Profiles:N:{key})");
             }
         }
 

@@ -39,6 +39,18 @@ internal sealed class ReconcileStatus(EventRecorder events, ILogger logger, Pull
     /// <summary>Profile secrets (a namespace and a profile) that a same-named secret we do not own blocks.</summary>
     public int Conflicts => _conflicts.Count;
 
+    /// <summary>Namespaces where a same-named secret we do not own blocks the profile's secret, by profile index.</summary>
+    public int[] ConflictsPerProfile()
+    {
+        var counts = new int[profiles.Count];
+        foreach (var (_, profile) in _conflicts.Keys)
+        {
+            counts[profile]++;
+        }
+
+        return counts;
+    }
+
     /// <summary>A reconcile ran to its end: <paramref name="outOfSync"/> holds the profiles it could not bring in sync; the namespace is no longer refused.</summary>
     public void Completed(string ns, ulong outOfSync)
     {

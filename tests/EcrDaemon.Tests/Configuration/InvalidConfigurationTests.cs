@@ -1,3 +1,4 @@
+using EcrDaemon.Testing;
 using EcrDaemon.Tests.Ecr;
 using EcrDaemon.Tests.Support;
 using Xunit;
@@ -69,6 +70,122 @@ public sealed class InvalidConfigurationTests
         var line = Assert.Single(MotoTests.Lines(run.StandardError));
         Assert.StartsWith("ecrdaemon: invalid configuration: ", line, StringComparison.Ordinal);
         Assert.Contains(expected, line, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A valid configuration with profiles: registries acct-a and acct-b (named), profile team-a
+    /// (both registries) and team-b (acct-b). Each case of <see cref="A_bad_profiles_configuration_exits_2_with_one_line_naming_the_key_and_the_value"/>
+    /// changes one variable (null: removes it).
+    /// </summary>
+    private static Dictionary<string, string?> ProfilesEnvironment(string? key = null, string? value = null)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["AWS_REGION"] = "us-west-2",
+            ["EcrDaemon__Registries__0__Name"] = "acct-a",
+            ["EcrDaemon__Registries__0__Region"] = "us-west-2",
+            ["EcrDaemon__Registries__0__AccountId"] = "111111111111",
+            ["EcrDaemon__Registries__1__Name"] = "acct-b",
+            ["EcrDaemon__Registries__1__Region"] = "us-west-2",
+            ["EcrDaemon__Registries__1__AccountId"] = "222222222222",
+            ["EcrDaemon__Profiles__0__Name"] = "team-a",
+            ["EcrDaemon__Profiles__0__NamespaceSelector"] = "team=a",
+            ["EcrDaemon__Profiles__0__SecretName"] = "ecr-team-a",
+            ["EcrDaemon__Profiles__0__Registries__0"] = "acct-a",
+            ["EcrDaemon__Profiles__0__Registries__1"] = "acct-b",
+            ["EcrDaemon__Profiles__1__Name"] = "team-b",
+            ["EcrDaemon__Profiles__1__NamespaceSelector"] = "team=b",
+            ["EcrDaemon__Profiles__1__SecretName"] = "ecr-team-b",
+            ["EcrDaemon__Profiles__1__Registries__0"] = "acct-b",
+            ["EcrDaemon__Profiles__1__ServiceAccounts"] = "",
+            ["KUBECONFIG"] = null,
+        };
+        if (key is not null)
+        {
+            env[key] = value;
+        }
+
+        return env;
+    }
+
+    [Fact]
+    public async Task The_profiles_configuration_the_cases_start_from_is_valid()
+    {
+        // It passes validation and fails only for want of a Kubernetes configuration: so each case below fails for its own change.
+        var run = await DaemonProcess.RunAsync(ProfilesEnvironment(), "run");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        var line = Assert.Single(MotoTests.Lines(run.StandardError));
+        Assert.StartsWith("ecrdaemon: no Kubernetes configuration", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("EcrDaemon__Profiles__1__Registries__1", "acct-c", "EcrDaemon:Profiles:1:Registries:1", "'acct-c'")] // unknown registry name
+    [InlineData("EcrDaemon__Profiles__1__Name", "team-a", "EcrDaemon:Profiles:1:Name", "'team-a'")] // two profiles with one name
+    [InlineData("EcrDaemon__Profiles__1__SecretName", "ecr-team-a", "EcrDaemon:Profiles:1:SecretName", "'ecr-team-a'")] // two profiles with one secret name
+    [InlineData("EcrDaemon__Profiles__1__Registries__0", null, "EcrDaemon:Profiles:1:Registries", null)] // no registries (key absent)
+    [InlineData("EcrDaemon__Profiles__0__SecretName", "Bad_Name", "EcrDaemon:Profiles:0:SecretName", "'Bad_Name'")] // not a valid secret name
+    [InlineData("EcrDaemon__Profiles__0__SecretName", null, "EcrDaemon:Profiles:0:SecretName", null)] // required
+    [InlineData("EcrDaemon__Profiles__0__Name", "Team_A", "EcrDaemon:Profiles:0:Name", "'Team_A'")] // not a DNS label
+    [InlineData("EcrDaemon__Profiles__0__NamespaceSelector", "team in prod", "EcrDaemon:Profiles:0:NamespaceSelector", "'team in prod'")]
+    [InlineData("EcrDaemon__Profiles__0__ServiceAccounts__0", "Default", "EcrDaemon:Profiles:0:ServiceAccounts:0", "'Default'")]
+    [InlineData("EcrDaemon__SecretName", "aws-registry", "EcrDaemon:SecretName", "'aws-registry'")] // the default profile's key, set with Profiles
+    [InlineData("EcrDaemon__NamespaceSelector", "team=c", "EcrDaemon:NamespaceSelector", "'team=c'")] // likewise
+    [InlineData("EcrDaemon__ServiceAccounts__0", "builder", "EcrDaemon:ServiceAccounts", null)] // likewise
+    [InlineData("EcrDaemon__Registries__1__Name", "Acct_B", "EcrDaemon:Registries:1:Name", "'Acct_B'")] // not a DNS label
+    public async Task A_bad_profiles_configuration_exits_2_with_one_line_naming_the_key_and_the_value(string key, string? value, string expectedKey, string? expectedValue)
+    {
+        var run = await DaemonProcess.RunAsync(ProfilesEnvironment(key, value), "run");
+
+        AssertOneLineNaming(run, expectedKey, expectedValue);
+    }
+
+    [Fact]
+    public async Task A_profile_with_an_empty_Registries_list_exits_2_with_one_line_naming_it()
+    {
+        var env = ProfilesEnvironment("EcrDaemon__Profiles__1__Registries__0", null);
+        env["EcrDaemon__Profiles__1__Registries"] = ""; // an empty list, as the chart renders `registries: []`
+
+        var run = await DaemonProcess.RunAsync(env, "run");
+
+        AssertOneLineNaming(run, "EcrDaemon:Profiles:1:Registries", null);
+    }
+
+    [Fact]
+    public async Task With_profiles_a_registry_without_a_Name_exits_2_with_one_line_naming_it()
+    {
+        var env = ProfilesEnvironment();
+        env["EcrDaemon__Registries__2__Region"] = "us-west-2";
+        env["EcrDaemon__Registries__2__AccountId"] = "333333333333";
+
+        var run = await DaemonProcess.RunAsync(env, "run");
+
+        AssertOneLineNaming(run, "EcrDaemon:Registries:2:Name", null);
+    }
+
+    [Fact]
+    public async Task With_profiles_a_registry_no_profile_uses_exits_2_with_one_line_naming_it()
+    {
+        var env = ProfilesEnvironment();
+        env["EcrDaemon__Registries__2__Name"] = "acct-c";
+        env["EcrDaemon__Registries__2__Region"] = "us-west-2";
+        env["EcrDaemon__Registries__2__AccountId"] = "333333333333";
+
+        var run = await DaemonProcess.RunAsync(env, "run");
+
+        AssertOneLineNaming(run, "EcrDaemon:Registries:2", "'acct-c'");
+    }
+
+    private static void AssertOneLineNaming(ProcessResult run, string key, string? value)
+    {
+        Assert.True(run.ExitCode == 2, run.ToString());
+        var line = Assert.Single(MotoTests.Lines(run.StandardError));
+        Assert.StartsWith("ecrdaemon: invalid configuration: ", line, StringComparison.Ordinal);
+        Assert.Contains(key, line, StringComparison.Ordinal);
+        if (value is not null)
+        {
+            Assert.Contains(value, line, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
