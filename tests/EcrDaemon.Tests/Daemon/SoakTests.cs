@@ -231,9 +231,13 @@ public sealed class SoakTests(ITestOutputHelper output)
                     await kubelet.ReplaceAsync(slot, $"{slot}-{++kills}");
                     return "leader kill";
                 case 6:
-                    var ns = $"soak-{random.Next(Namespaces)}";
-                    ops.Patch(ResourceType.Namespaces, "", ns, "application/merge-patch+json",
-                        new JsonObject { ["metadata"] = new JsonObject { ["labels"] = world.Relabel(h.Cluster.Store.Get(ResourceType.Namespaces, "", ns)?.Labels, random) } }.ToJsonString());
+                    for (var k = 0; k < world.RelabelsPerToggle; k++)
+                    {
+                        var ns = $"soak-{random.Next(Namespaces)}";
+                        ops.Patch(ResourceType.Namespaces, "", ns, "application/merge-patch+json",
+                            new JsonObject { ["metadata"] = new JsonObject { ["labels"] = world.Relabel(h.Cluster.Store.Get(ResourceType.Namespaces, "", ns)?.Labels, random) } }.ToJsonString());
+                    }
+
                     return "label toggle";
                 case 7:
                     ops.Create(ResourceType.ServiceAccounts, $"soak-{random.Next(Namespaces)}",
@@ -256,7 +260,8 @@ public sealed class SoakTests(ITestOutputHelper output)
 /// <summary>
 /// What a soak runs: the daemon's settings, the profiles the checker holds it to (null: the one-profile configuration),
 /// how namespace soak-i is labelled at the start and relabelled by the "label toggle" fault (the patch's labels object),
-/// the name of the secret the daemon does not own in every 50th namespace, and the secret names the "secret deleted" fault picks from.
+/// the name of the secret the daemon does not own in every 50th namespace, the secret names the "secret deleted" fault picks from,
+/// and how many namespaces one "label toggle" relabels.
 /// </summary>
 internal sealed record SoakWorld(
     string Title,
@@ -266,7 +271,8 @@ internal sealed record SoakWorld(
     Func<int, Dictionary<string, string>?> Labels,
     Func<JsonObject?, Random, JsonObject> Relabel,
     string UnownedSecretName,
-    IReadOnlyList<string> SecretNames)
+    IReadOnlyList<string> SecretNames,
+    int RelabelsPerToggle = 1)
 {
     public const string AccountB = "210987654321";
 
@@ -285,7 +291,7 @@ internal sealed record SoakWorld(
     /// team-a (team=a: account A, ecr-team-a, every ServiceAccount), team-b (team=b: account B, ecr-team-b, every ServiceAccount),
     /// platform (platform=true: both, ecr-platform, the default ServiceAccount only). soak-i is team=a for i mod 5 of 1 or 2, team=b
     /// for 3 or 4, unlabelled for 0, and platform=true for every third. A label toggle sets team=a, sets team=b, removes team,
-    /// or toggles platform; the unowned secrets (every 50th namespace, team=b) are named ecr-team-b.
+    /// or toggles platform, in 10 namespaces at once; the unowned secrets (every 50th namespace, team=b) are named ecr-team-b.
     /// </summary>
     public static SoakWorld ThreeProfiles { get; } = new(
         " (three profiles)",
@@ -377,5 +383,6 @@ internal sealed record SoakWorld(
             _ => new JsonObject { ["platform"] = labels?["platform"] is not null ? null : "true" },
         },
         "ecr-team-b",
-        ["ecr-team-a", "ecr-team-b", "ecr-platform"]);
+        ["ecr-team-a", "ecr-team-b", "ecr-platform"],
+        RelabelsPerToggle: 10);
 }
