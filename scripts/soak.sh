@@ -2,7 +2,8 @@
 # The soak (README, "High availability") for as long as you like:
 #   bash scripts/soak.sh [SECONDS]        (default 600; CI runs it for 100 within the suite)
 # Installs the tools it needs (helm renders the chart's Deployment, whose probes the kubelet
-# simulator runs) with scripts/tools.sh, builds, and runs SoakTests with CI=true, so that a tool
+# simulator runs) with scripts/tools.sh, builds, and runs SoakTests (the one-profile soak, then the
+# three-profile one, each for SECONDS) with CI=true, so that a tool
 # still missing fails the run instead of skipping it. Prints the soak's summary line and, on a
 # failure, its diagnostics.
 set -euo pipefail

@@ -48,22 +48,33 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// <summary>
     /// Starts a cluster with <paramref name="optedIn"/> labelled namespaces ns-1..ns-N and
     /// <paramref name="notOptedIn"/> unlabelled ones lat-1..lat-M, each with <see cref="ServiceAccounts"/>.
+    /// ns-i is labelled <paramref name="labels"/>(i) when given, else with the opt-in label. With <paramref name="secretNames"/>,
+    /// the ClusterRole's secret rule names those secrets instead of <see cref="SecretName"/>, as the chart renders it for profiles.
     /// </summary>
-    public static async Task<BenchCluster> StartAsync(int optedIn, int notOptedIn = 0)
+    public static async Task<BenchCluster> StartAsync(int optedIn, int notOptedIn = 0, Func<int, IReadOnlyDictionary<string, string>>? labels = null,
+        IReadOnlyList<string>? secretNames = null)
     {
         var rbac = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "daemon-rbac.yaml"));
+        if (secretNames is not null)
+        {
+            const string Rendered = $"resourceNames: [\"{SecretName}\"]";
+            rbac = rbac.Contains(Rendered, StringComparison.Ordinal)
+                ? rbac.Replace(Rendered, $"resourceNames: [{string.Join(", ", secretNames.Select(n => $"\"{n}\""))}]", StringComparison.Ordinal)
+                : throw new InvalidOperationException($"daemon-rbac.yaml has no '{Rendered}' to replace with the profiles' secret names");
+        }
+
         var server = await TestClusterServer.StartAsync(new TestClusterOptions { RbacYaml = rbac, HistoryLimit = 1_000_000 });
         var ecr = await EcrStandIn.StartAsync();
         var cluster = new BenchCluster(server, ecr, Directory.CreateTempSubdirectory("ecrdaemon-bench-").FullName);
         server.Operations.CreateNamespace("ecr-daemon");
         for (var i = 1; i <= optedIn; i++)
         {
-            cluster.SeedNamespace($"ns-{i}", optedIn: true);
+            cluster.SeedNamespace($"ns-{i}", labels?.Invoke(i) ?? new Dictionary<string, string> { [OptInLabel] = "true" });
         }
 
         for (var i = 1; i <= notOptedIn; i++)
         {
-            cluster.SeedNamespace(LatencyNamespace(i), optedIn: false);
+            cluster.SeedNamespace(LatencyNamespace(i), null);
         }
 
         server.WriteKubeconfig(cluster.DaemonKubeconfig, server.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
@@ -145,9 +156,9 @@ internal sealed class BenchCluster : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    private void SeedNamespace(string ns, bool optedIn)
+    private void SeedNamespace(string ns, IReadOnlyDictionary<string, string>? labels)
     {
-        Server.Operations.CreateNamespace(ns, optedIn ? new Dictionary<string, string> { [OptInLabel] = "true" } : null);
+        Server.Operations.CreateNamespace(ns, labels);
         foreach (var sa in ServiceAccounts.Skip(1))
         {
             Server.Operations.Create(ResourceType.ServiceAccounts, ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = sa } });

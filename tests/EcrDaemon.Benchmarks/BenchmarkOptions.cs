@@ -13,7 +13,9 @@ internal sealed record BenchmarkOptions
           --rate-limit-namespaces N      namespaces for the rate-limit comparison (default 1000; 0 skips it)
           --seed-namespaces N            namespaces for the seed's CronJob workflow (default 100; 0 skips it)
           --wide-service-accounts N      ServiceAccounts in the one-namespace run (default 10000; 0 skips it)
-          --only-wide                    run only the one-namespace run (no scale, rate-limit or seed runs)
+          --profile-namespaces N         namespaces in the three-profile run (default 1000; 0 skips it), 3 ServiceAccounts each
+          --only-wide                    run only the one-namespace run (no scale, rate-limit, seed or three-profile runs)
+          --only-profiles                run only the three-profile run (no scale, rate-limit, seed or one-namespace runs)
           --daemon PATH                  the daemon to run: EcrDaemon.dll or the published apphost (default: the one built here)
           --work DIR                     where daemon logs go (default: a new temporary directory)
           --deadline SECONDS             give up on a phase after this long (default 900)
@@ -34,6 +36,8 @@ internal sealed record BenchmarkOptions
     public int SeedNamespaces { get; init; } = 100;
 
     public int WideServiceAccounts { get; init; } = 10_000;
+
+    public int ProfileNamespaces { get; init; } = 1_000;
 
     public string Daemon { get; init; } = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.dll");
 
@@ -67,7 +71,9 @@ internal sealed record BenchmarkOptions
                 "--rate-limit-namespaces" => options with { RateLimitNamespaces = Count() },
                 "--seed-namespaces" => options with { SeedNamespaces = Count() },
                 "--wide-service-accounts" => options with { WideServiceAccounts = Count() },
-                "--only-wide" => options with { Namespaces = [], RateLimitNamespaces = 0, SeedNamespaces = 0 },
+                "--profile-namespaces" => options with { ProfileNamespaces = Count() },
+                "--only-wide" => options with { Namespaces = [], RateLimitNamespaces = 0, SeedNamespaces = 0, ProfileNamespaces = 0 },
+                "--only-profiles" => options with { Namespaces = [], RateLimitNamespaces = 0, SeedNamespaces = 0, WideServiceAccounts = 0 },
                 "--daemon" => options with { Daemon = Path.GetFullPath(Value()) },
                 "--work" => options with { WorkDirectory = Path.GetFullPath(Value()) },
                 "--deadline" => options with { Deadline = Seconds() },

@@ -42,6 +42,13 @@ if (scale.Count > 0)
     Section(Report.Requests(scale));
 }
 
+if (options.ProfileNamespaces > 0)
+{
+    var profiles = await ProfileRun.RunAsync(options);
+    failures.AddRange(profiles.Failures);
+    Section(Report.Profiles(profiles));
+}
+
 if (options.WideServiceAccounts > 0)
 {
     var wide = await WideRun.RunAsync(options);

@@ -80,6 +80,60 @@ internal static class Report
             """;
     }
 
+    public static string Profiles(ProfileResult r)
+    {
+        var t = new Table(["", $"N = {r.Namespaces:N0}"]);
+        var sa = BenchCluster.ServiceAccounts.Length;
+        t.Row("namespaces matching team-a / team-b / platform (of which in two profiles)",
+            [$"{I(r.Matches[ProfileRun.TeamA.Name])} / {I(r.Matches[ProfileRun.TeamB.Name])} / {I(r.Matches[ProfileRun.Platform.Name])} ({I(r.BothProfiles)})"]);
+        t.Row("**Cold start** until every namespace holds each of its profiles' secrets and every ServiceAccount lists them (s)", [F(r.Cold.Seconds, 1)]);
+        t.Row("GetAuthorizationToken calls / minimum (1: both registries share credentials, region and endpoint)", [Ratio(r.Cold.EcrCalls, 1)]);
+        t.Row("registry ids per GetAuthorizationToken call", [r.ColdEcrRegistryIds.Length == 0 ? "–" : r.ColdEcrRegistryIds]);
+        t.Row("secret creates / minimum (one per namespace and profile)", [Ratio(r.Cold.Requests["create", "secrets"], r.SecretsMinimum)]);
+        t.Row($"ServiceAccount patches / minimum ({sa}N: one per ServiceAccount, both entries in one patch where two profiles target it)",
+            [Ratio(r.Cold.Requests.Writes("serviceaccounts"), r.ServiceAccountMinimum)]);
+        t.Row("ServiceAccount entries to add (one per ServiceAccount and profile)", [I(r.ServiceAccountEntries)]);
+        t.Row("secret lists and watches (minimum: one list and one watch per secret name)", [Ratio(r.SecretInformerRequests, 2 * ProfileRun.Profiles.Length)]);
+        t.Row("their field selectors", [r.SecretFieldSelectors.Count == 0 ? "–" : string.Join(", ", r.SecretFieldSelectors.Select(s => $"`{s}`"))]);
+        t.Row("reads: list pages and gets", [I(r.Cold.Requests.Reads)]);
+        t.Row("Events created (rate-limited; not in the minimum)", [I(r.Cold.Requests.Events)]);
+        t.Row("**Account B rotates, account A answered with a new expiry** (one call for both, as ECR answers) until every secret holds the new tokens (s)", [F(r.RotationBNewExpiry.Seconds, 2)]);
+        t.Row("secret writes / minimum (every secret: B's password or A's expiry annotation changed)", [Ratio(r.RotationBNewExpiry.Requests.Writes("secrets"), r.SecretsMinimum)]);
+        t.Row("of which to team-a's secrets (same password, new expiry)", [I(r.RotationBNewExpiry.SecretWrites(ProfileRun.TeamA.SecretName))]);
+        t.Row("ServiceAccount writes / GetAuthorizationToken calls (minimum 0 / 1)", [$"{I(r.RotationBNewExpiry.Requests.Writes("serviceaccounts"))} / {I(r.RotationBNewExpiry.EcrCalls)}"]);
+        t.Row("**Account B rotates, account A's token unchanged** (password and expiry) until every secret holds the new token (s)", [F(r.RotationB.Seconds, 2)]);
+        t.Row("secret writes / minimum (team-b's and platform's secrets)", [Ratio(r.RotationB.Requests.Writes("secrets"), r.RotationBMinimum)]);
+        t.Row("of which to team-a's secrets (minimum 0)", [I(r.RotationB.SecretWrites(ProfileRun.TeamA.SecretName))]);
+        t.Row("ServiceAccount writes when B rotates (minimum 0)", [I(r.RotationB.Requests.Writes("serviceaccounts"))]);
+        t.Row("GetAuthorizationToken calls when B rotates (minimum 1)", [I(r.RotationB.EcrCalls)]);
+        t.Row("**Rotation of both accounts** until every secret holds the new token (s)", [F(r.RotationAll.Seconds, 2)]);
+        t.Row("secret writes / minimum (every secret)", [Ratio(r.RotationAll.Requests.Writes("secrets"), r.SecretsMinimum)]);
+        t.Row("ServiceAccount writes when both rotate (minimum 0)", [I(r.RotationAll.Requests.Writes("serviceaccounts"))]);
+        t.Row("GetAuthorizationToken calls when both rotate (minimum 1)", [I(r.RotationAll.EcrCalls)]);
+        t.Row($"**Steady state**, {r.Steady.TotalSeconds:0} s with no changes: writes (minimum 0)", [I(r.SteadyPhase.Requests.AllWrites)]);
+        t.Row("reads beyond the watches (lists, gets) / watch requests", [$"{I(r.SteadyPhase.Requests.Reads)} / {I(r.SteadyPhase.Requests.Watches)}"]);
+        t.Row("creates and patches without `fieldManager=ecr-daemon`, whole run", [I(r.WritesWithoutFieldManager)]);
+        foreach (var (phase, u) in r.Usage)
+        {
+            t.Row($"daemon peak RSS (MB) / CPU (s): {phase}", [$"{F(u.PeakRssMb, 0)} / {F(u.CpuSeconds, 1)}"]);
+        }
+
+        t.Row("**daemon peak RSS, whole run (VmHWM, MB)**", [F(r.PeakRssMb, 0)]);
+        t.Row("namespaces holding a registry host outside their profiles / other pull secrets removed / secrets deleted",
+            [$"{r.ForeignHosts} / {r.OtherPullSecretsLost} / {r.SecretDeletes}"]);
+        return $"""
+            ## Three profiles over two accounts
+
+            Registries `acct-a` and `acct-b` in two accounts at the same endpoint, with the same credentials. Profiles: `team-a`
+            (`team=a`, acct-a, secret `ecr-team-a`), `team-b` (`team=b`, acct-b, `ecr-team-b`), `platform` (`platform=true`, both,
+            `ecr-platform`), each with `ServiceAccounts: ["*"]`. Namespaces: 2 in 5 `team=a`, 2 in 5 `team=b`, 1 in 5 `team=a` and
+            `platform=true`; 3 ServiceAccounts each, the default one already listing `team-registry`. Rate limiting off. Both
+            registries share credentials, region and endpoint, so one GetAuthorizationToken call answers both.
+
+            {t}
+            """;
+    }
+
     public static string Wide(WideResult r)
     {
         var t = new Table(["", $"1 namespace × {r.ServiceAccounts:N0} ServiceAccounts"]);

@@ -88,6 +88,7 @@ public sealed class EcrStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, (string Secret, string? SessionToken)> credentials = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<EcrFault> faults = new();
     private readonly ConcurrentQueue<EcrStandInRequest> requests = new();
+    private readonly ConcurrentDictionary<string, int> accountGenerations = new(StringComparer.Ordinal);
     private readonly WebApplication app;
     private int containerCredentialsRequests;
 
@@ -122,6 +123,17 @@ public sealed class EcrStandIn : IAsyncDisposable
 
     /// <summary>Bump it to hand out different passwords from now on, as a real token rotation does.</summary>
     public int Generation { get; set; }
+
+    /// <summary>
+    /// The generation of <paramref name="accountId"/>'s passwords: the one <see cref="SetGeneration"/> gave it, else <see cref="Generation"/>.
+    /// </summary>
+    public int GenerationFor(string accountId) => accountGenerations.TryGetValue(accountId, out var generation) ? generation : Generation;
+
+    /// <summary>
+    /// Rotates one account's passwords only (a request for several registry ids gets the other accounts' unchanged);
+    /// <see cref="Generation"/> no longer applies to that account.
+    /// </summary>
+    public void SetGeneration(string accountId, int generation) => accountGenerations[accountId] = generation;
 
     /// <summary>Hand out a new password with every request, as ECR does.</summary>
     public bool RotateEveryRequest { get; set; }
@@ -260,7 +272,7 @@ public sealed class EcrStandIn : IAsyncDisposable
         }
 
         var expires = (ExpiresAt ?? DateTimeOffset.UtcNow.Add(TokenLifetime)).ToUnixTimeMilliseconds() / 1000.0;
-        var generation = RotateEveryRequest ? Generation + RequestCount : Generation;
+        var offset = RotateEveryRequest ? RequestCount : 0;
         List<string> ids = registryIds.Count == 0 ? [DefaultAccountId] : registryIds;
         var data = ids.Select(id => new Dictionary<string, object>
         {
@@ -268,7 +280,7 @@ public sealed class EcrStandIn : IAsyncDisposable
             {
                 EcrFault.BadBase64Token => "%%%not-base64%%%",
                 EcrFault.TokenWithoutColon => Convert.ToBase64String(Encoding.UTF8.GetBytes("AWS-without-a-colon")),
-                _ => TokenFor(id, generation),
+                _ => TokenFor(id, GenerationFor(id) + offset),
             },
             ["proxyEndpoint"] = fault == EcrFault.BadProxyEndpoint ? "not a url" : $"https://{HostFor(id)}",
             ["expiresAt"] = expires,

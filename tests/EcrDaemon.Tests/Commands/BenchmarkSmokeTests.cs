@@ -20,7 +20,7 @@ public sealed class BenchmarkSmokeTests
         {
             var result = await Tools.RunAsync("dotnet",
                 [Benchmark, "--namespaces", "6", "--latency-namespaces", "5", "--steady", "3", "--first-token-lifetime", "20",
-                 "--rate-limit-namespaces", "6", "--seed-namespaces", "6", "--wide-service-accounts", "0", "--work", work.FullName],
+                 "--rate-limit-namespaces", "6", "--seed-namespaces", "6", "--wide-service-accounts", "0", "--profile-namespaces", "0", "--work", work.FullName],
                 new Dictionary<string, string?> { ["PATH"] = $"{Path.Combine(Tools.RepositoryRoot, ".tools", "bin")}:{Environment.GetEnvironmentVariable("PATH")}" },
                 TimeSpan.FromMinutes(4));
 
@@ -72,6 +72,54 @@ public sealed class BenchmarkSmokeTests
         }
     }
 
+    /// <summary>
+    /// The three-profile run at 10 namespaces: 4 team=a, 4 team=b, 2 team=a and platform=true, so 6 team-a secrets, 4 team-b,
+    /// 2 platform (12), 30 ServiceAccounts. Rotating account B while account A's token comes back with a new expiry rewrites
+    /// all 12 (team-a's for the expiry annotation); while A's token comes back unchanged, team-b's 4 and platform's 2, no team-a one.
+    /// </summary>
+    [Fact]
+    public async Task A_small_three_profile_run_reports_each_count_at_its_minimum()
+    {
+        var work = Directory.CreateTempSubdirectory("ecrdaemon-benchmark-profiles-");
+        try
+        {
+            var result = await Tools.RunAsync("dotnet",
+                [Benchmark, "--only-profiles", "--profile-namespaces", "10", "--steady", "3", "--first-token-lifetime", "40", "--work", work.FullName],
+                null, TimeSpan.FromMinutes(4));
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var table = result.StandardOutput;
+            Assert.DoesNotContain("## Scale", table, StringComparison.Ordinal);
+            Assert.Contains("| namespaces matching team-a / team-b / platform (of which in two profiles) | 6 / 4 / 2 (2) |", table, StringComparison.Ordinal);
+            Assert.Contains("| GetAuthorizationToken calls / minimum (1: both registries share credentials, region and endpoint) | 1 / 1 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Matches(@"\| registry ids per GetAuthorizationToken call \| \[(A, B|B, A)\] \|", table);
+            Assert.Contains("| secret creates / minimum (one per namespace and profile) | 12 / 12 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccount patches / minimum (3N: one per ServiceAccount, both entries in one patch where two profiles target it) | 30 / 30 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccount entries to add (one per ServiceAccount and profile) | 36 |", table, StringComparison.Ordinal);
+            Assert.Contains("| secret lists and watches (minimum: one list and one watch per secret name) | 6 / 6 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| their field selectors | `metadata.name=ecr-platform`, `metadata.name=ecr-team-a`, `metadata.name=ecr-team-b` |", table, StringComparison.Ordinal);
+            Assert.Contains("| secret writes / minimum (every secret: B's password or A's expiry annotation changed) | 12 / 12 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| of which to team-a's secrets (same password, new expiry) | 6 |", table, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccount writes / GetAuthorizationToken calls (minimum 0 / 1) | 0 / 1 |", table, StringComparison.Ordinal);
+            Assert.Contains("| secret writes / minimum (team-b's and platform's secrets) | 6 / 6 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| of which to team-a's secrets (minimum 0) | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccount writes when B rotates (minimum 0) | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| GetAuthorizationToken calls when B rotates (minimum 1) | 1 |", table, StringComparison.Ordinal);
+            Assert.Contains("| secret writes / minimum (every secret) | 12 / 12 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| ServiceAccount writes when both rotate (minimum 0) | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| GetAuthorizationToken calls when both rotate (minimum 1) | 1 |", table, StringComparison.Ordinal);
+            Assert.Contains("| **Steady state**, 3 s with no changes: writes (minimum 0) | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| creates and patches without `fieldManager=ecr-daemon`, whole run | 0 |", table, StringComparison.Ordinal);
+            Assert.Contains("| namespaces holding a registry host outside their profiles / other pull secrets removed / secrets deleted | 0 / 0 / 0 |", table, StringComparison.Ordinal);
+            Assert.Matches(@"\| \*\*daemon peak RSS, whole run \(VmHWM, MB\)\*\* \| \d+ \|", table);
+            Assert.DoesNotContain("FAILED", table, StringComparison.Ordinal);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
     [ToolFact("bash")]
     public async Task A_daemon_that_exits_at_once_is_a_failure_with_its_exit_code_not_a_crash()
     {
@@ -87,7 +135,7 @@ public sealed class BenchmarkSmokeTests
 
             var result = await Tools.RunAsync("dotnet",
                 [Benchmark, "--daemon", daemon, "--namespaces", "2", "--latency-namespaces", "0", "--steady", "1",
-                 "--rate-limit-namespaces", "0", "--seed-namespaces", "0", "--wide-service-accounts", "0", "--deadline", "30", "--work", Path.Combine(work.FullName, "logs")],
+                 "--rate-limit-namespaces", "0", "--seed-namespaces", "0", "--wide-service-accounts", "0", "--profile-namespaces", "0", "--deadline", "30", "--work", Path.Combine(work.FullName, "logs")],
                 timeout: TimeSpan.FromMinutes(2));
 
             Assert.True(result.ExitCode == 1, result.ToString());
@@ -109,6 +157,7 @@ public sealed class BenchmarkSmokeTests
     [InlineData("--deadline", "--deadline needs a value")]
     [InlineData("--daemon /nonexistent/EcrDaemon", "--daemon: no such file: /nonexistent/EcrDaemon")]
     [InlineData("--namespace 100", "unknown argument '--namespace'")]
+    [InlineData("--profile-namespaces ten", "--profile-namespaces needs a whole number, got 'ten'")]
     public async Task A_bad_argument_exits_2_with_what_was_wrong_and_the_usage(string arguments, string message)
     {
         var result = await Tools.RunAsync("dotnet", [Benchmark, .. arguments.Split(' ')],
