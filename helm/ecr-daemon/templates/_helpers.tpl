@@ -155,10 +155,7 @@ One source for the ClusterRole's resourceNames and the admission policy's secret
   value: {{ $c.secretName | quote }}
 {{- include "ecr-daemon.envList" (list "EcrDaemon__ServiceAccounts" $c.serviceAccounts) }}
 {{- end }}
-{{- range $i, $ns := $c.excludedNamespaces }}
-- name: EcrDaemon__ExcludedNamespaces__{{ $i }}
-  value: {{ $ns | quote }}
-{{- end }}
+{{- include "ecr-daemon.envList" (list "EcrDaemon__ExcludedNamespaces" $c.excludedNamespaces) }}
 - name: EcrDaemon__RefreshAt
   value: {{ $c.refreshAt | toString | quote }}
 - name: EcrDaemon__CleanupOnOptOut
