@@ -1,6 +1,8 @@
+using System.Text.RegularExpressions;
 using EcrDaemon.Configuration;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Support;
+using k8s;
 using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -41,5 +43,53 @@ public sealed class ChartProfilesReviewTests
         Assert.Empty(none.Excluded);
         Assert.Equal(["kube-system", "kube-public", "kube-node-lease"], byDefault.Excluded);
         Assert.Equal(["kube-system"], one.Excluded);
+    }
+
+    /// <summary>
+    /// The README's uninstall runs <c>cleanup</c> with the Deployment's configuration: a pod started with only the image and
+    /// the ServiceAccount (as the README said before) cleans the default name aws-registry, which with profiles is no
+    /// profile's secret and not in the chart's ClusterRole (and without AWS_REGION it exits 2 at once). The jq program in
+    /// the README, applied to the rendered Deployment, must give a Job that runs <c>cleanup</c> with the same environment,
+    /// ServiceAccount, image and securityContext, whose configuration names every profile's secret.
+    /// </summary>
+    [ToolFact("helm", "jq")]
+    public async Task The_READMEs_uninstall_runs_cleanup_with_the_Deployments_configuration()
+    {
+        var readme = await File.ReadAllTextAsync(Path.Combine(Tools.RepositoryRoot, "README.md"));
+        var uninstall = readme[readme.IndexOf("### Uninstall", StringComparison.Ordinal)..];
+        uninstall = uninstall[..uninstall.IndexOf("\n## ", StringComparison.Ordinal)];
+        var program = Regex.Match(uninstall, @"\| jq '(?<program>[^']+)'", RegexOptions.Singleline);
+        Assert.True(program.Success, $"the README's Uninstall section builds no cleanup Job from the Deployment with jq:\n{uninstall}");
+
+        var deployment = HelmChart.LoadStrict(await HelmChart.RenderAsync(ChartProfilesTests.ThreeProfiles)).OfType<V1Deployment>().Single();
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, KubernetesJson.Serialize(deployment));
+            var jq = await Tools.RunAsync("jq", [program.Groups["program"].Value, file], timeout: TimeSpan.FromSeconds(30));
+            Assert.True(jq.ExitCode == 0, jq.ToString());
+            var job = KubernetesJson.Deserialize<V1Job>(jq.StandardOutput);
+            var (pod, daemon) = (job.Spec.Template.Spec, deployment.Spec.Template.Spec);
+            var container = Assert.Single(pod.Containers);
+            Assert.Equal("Job", job.Kind);
+            Assert.Equal("Never", pod.RestartPolicy);
+            Assert.Equal(["cleanup"], container.Args);
+            Assert.Equal(daemon.Containers[0].Image, container.Image);
+            Assert.Equal(daemon.ServiceAccountName, pod.ServiceAccountName);
+            Assert.Equal(KubernetesJson.Serialize(daemon.SecurityContext), KubernetesJson.Serialize(pod.SecurityContext));
+            Assert.Equal(KubernetesJson.Serialize(daemon.Containers[0].SecurityContext), KubernetesJson.Serialize(container.SecurityContext));
+            Assert.Equal(KubernetesJson.Serialize(daemon.Containers[0].Env), KubernetesJson.Serialize(container.Env));
+            Assert.Null(container.LivenessProbe);
+            Assert.Null(container.ReadinessProbe);
+            Assert.Empty(job.Spec.Template.Metadata?.Labels ?? new Dictionary<string, string>()); // not a pod of the Service or the PodDisruptionBudget
+
+            var settings = container.Env.Where(e => e.Value is not null).ToDictionary(e => e.Name.Replace("__", ":", StringComparison.Ordinal), e => (string?)e.Value);
+            using var services = EcrTestServices.Build(settings);
+            Assert.Equal(["ecr-team-a", "ecr-team-b", "ecr-platform"], services.GetRequiredService<IOptions<EcrDaemonOptions>>().Value.Profiles.Select(p => p.SecretName));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }
