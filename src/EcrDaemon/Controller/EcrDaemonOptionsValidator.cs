@@ -44,6 +44,15 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
             ValidateRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
         }
 
+        // The binder drops a registry entry with a value it cannot convert (DualStack=yes would make the registry vanish): name the key instead.
+        foreach (var entry in configuration?.GetSection($"{EcrDaemonOptions.SectionName}:Registries").GetChildren() ?? [])
+        {
+            if (entry[nameof(RegistryOptions.DualStack)] is { } dualStack && !bool.TryParse(dualStack, out _))
+            {
+                errors.Add($"{EcrDaemonOptions.SectionName}:Registries:{entry.Key}:DualStack '{dualStack}' must be true or false");
+            }
+        }
+
         ValidateProfiles(options, errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
