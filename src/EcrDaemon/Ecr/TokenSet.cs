@@ -5,15 +5,20 @@ namespace EcrDaemon.Ecr;
 /// <summary>
 /// What <see cref="TokenRefresher"/> publishes: the token of each configured registry that has one
 /// (<see cref="ByRegistry"/>, null for a registry still without one), one token per registry host
-/// (the first one given for a host), hosts in ordinal order, and the earliest expiry. It says
+/// (the first one given for a host), hosts in ordinal order, and the earliest expiry. A registry's
+/// token is given for its own host and then for its extra hosts (<see cref="RegistryHosts"/>: the
+/// dual-stack host, aliases), each a copy with that host, so the first registry naming a host wins. It says
 /// nothing of how a secret holds them. <see cref="For"/> gives the set of some of the registries (a
 /// profile's), once each of them has a token. <see cref="ToString"/> never shows a password.
 /// </summary>
 internal sealed class TokenSet
 {
-    private TokenSet(IReadOnlyList<EcrAuthorizationToken?> byRegistry, IReadOnlyList<EcrAuthorizationToken> tokens)
+    private readonly RegistryHosts _hosts;
+
+    private TokenSet(IReadOnlyList<EcrAuthorizationToken?> byRegistry, IReadOnlyList<EcrAuthorizationToken> tokens, RegistryHosts hosts)
     {
         ByRegistry = byRegistry;
+        _hosts = hosts;
         Tokens = tokens;
         ExpiresAt = tokens.Min(t => t.ExpiresAt);
         Expiry = Rfc3339.Format(ExpiresAt);
@@ -35,13 +40,19 @@ internal sealed class TokenSet
     public string Expiry { get; }
 
     /// <param name="tokens">One per configured registry, in registry order (the order <see cref="For"/> indexes); null for one without a token yet. At least one is needed.</param>
-    public static TokenSet From(IEnumerable<EcrAuthorizationToken?> tokens)
+    /// <param name="hosts">The registries' extra hosts, indexed like <paramref name="tokens"/>; none when null.</param>
+    public static TokenSet From(IEnumerable<EcrAuthorizationToken?> tokens, RegistryHosts? hosts = null)
     {
+        hosts ??= RegistryHosts.None;
         var byRegistry = tokens.ToList();
-        var byHost = byRegistry.OfType<EcrAuthorizationToken>().GroupBy(t => t.RegistryHost, StringComparer.Ordinal).Select(g => g.First())
+        var byHost = byRegistry.SelectMany((t, i) => t is null ? [] : Expand(t, hosts.For(i, t)))
+            .GroupBy(t => t.RegistryHost, StringComparer.Ordinal).Select(g => g.First())
             .OrderBy(t => t.RegistryHost, StringComparer.Ordinal).ToList();
-        return byHost.Count == 0 ? throw new ArgumentException("at least one token is needed", nameof(tokens)) : new TokenSet(byRegistry, byHost);
+        return byHost.Count == 0 ? throw new ArgumentException("at least one token is needed", nameof(tokens)) : new TokenSet(byRegistry, byHost, hosts);
     }
+
+    private static IEnumerable<EcrAuthorizationToken> Expand(EcrAuthorizationToken token, IEnumerable<string> extraHosts) =>
+        [token, .. extraHosts.Select(h => token with { RegistryHost = h })];
 
     /// <summary>
     /// The set of the registries at <paramref name="registries"/> (indexes into <see cref="ByRegistry"/>), or
@@ -54,7 +65,7 @@ internal sealed class TokenSet
             return null;
         }
 
-        return registries.Count == ByRegistry.Count && registries.Select((r, i) => r == i).All(same => same) ? this : From(registries.Select(r => ByRegistry[r]));
+        return registries.Count == ByRegistry.Count && registries.Select((r, i) => r == i).All(same => same) ? this : From(registries.Select(r => ByRegistry[r]), _hosts.Select(registries));
     }
 
     /// <summary>The same registries hold the same hosts, user names and passwords, with the same <see cref="Expiry"/>: nothing a consumer writes would change.</summary>
