@@ -20,4 +20,7 @@ internal sealed class RegistryOptions
 
     /// <summary>An explicit ECR API endpoint (absolute http(s) URL) for this registry.</summary>
     public string? Endpoint { get; set; }
+
+    /// <summary>ECR Public (public.ecr.aws): the token comes from the ecr-public API in us-east-1; no AccountId.</summary>
+    public bool Public { get; set; }
 }

@@ -42,6 +42,7 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
         for (var i = 0; i < options.Registries.Count; i++)
         {
             ValidateRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
+            ValidatePublicRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
         }
 
         ValidateProfiles(options, errors);
@@ -297,7 +298,11 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
 
     private static void ValidateRegistry(string key, RegistryOptions registry, List<string> errors)
     {
-        if (string.IsNullOrWhiteSpace(registry.Region))
+        if (registry.Public)
+        {
+            // ECR Public's region is fixed (ValidatePublicRegistry); AWS_REGION is not needed.
+        }
+        else if (string.IsNullOrWhiteSpace(registry.Region))
         {
             errors.Add($"{key}:Region is required (or set AWS_REGION)");
         }
@@ -329,6 +334,29 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
             && !(Uri.TryCreate(registry.Endpoint, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)))
         {
             errors.Add($"{key}:Endpoint '{registry.Endpoint}' must be an absolute http(s) URL");
+        }
+    }
+
+    /// <summary>
+    /// ECR Public is us-east-1 only and has no account id. A Region that came from AWS_REGION (not set on the
+    /// registry itself) is not an error: it is ignored, as the configuration tells.
+    /// </summary>
+    private void ValidatePublicRegistry(string key, RegistryOptions registry, List<string> errors)
+    {
+        if (!registry.Public)
+        {
+            return;
+        }
+
+        var region = configuration is null ? registry.Region : configuration[$"{key}:Region"];
+        if (!string.IsNullOrWhiteSpace(region) && region.Trim() != Ecr.EcrEndpointResolver.PublicRegion)
+        {
+            errors.Add($"{key}:Region '{region}' cannot be used with {key}:Public: ECR Public's API is in {Ecr.EcrEndpointResolver.PublicRegion} only (leave Region unset or set {Ecr.EcrEndpointResolver.PublicRegion})");
+        }
+
+        if (!string.IsNullOrWhiteSpace(registry.AccountId))
+        {
+            errors.Add($"{key}:AccountId cannot be set with {key}:Public: ECR Public has one registry, public.ecr.aws, and no account id");
         }
     }
 
