@@ -45,6 +45,8 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
             ValidatePublicRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
         }
 
+        ValidatePublicValues(errors);
+
         ValidateProfiles(options, errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
@@ -357,6 +359,22 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
         if (!string.IsNullOrWhiteSpace(registry.AccountId))
         {
             errors.Add($"{key}:AccountId cannot be set with {key}:Public: ECR Public has one registry, public.ecr.aws, and no account id");
+        }
+    }
+
+    /// <summary>
+    /// The binder drops a list element whose bool does not convert (Registries:N:Public=yes) without a word,
+    /// which would leave the registry out (or fall back to the seed's default registry): named here instead.
+    /// </summary>
+    private void ValidatePublicValues(List<string> errors)
+    {
+        foreach (var registry in configuration?.GetSection($"{EcrDaemonOptions.SectionName}:Registries").GetChildren() ?? [])
+        {
+            var value = registry[nameof(RegistryOptions.Public)];
+            if (!string.IsNullOrWhiteSpace(value) && !bool.TryParse(value, out _))
+            {
+                errors.Add($"{EcrDaemonOptions.SectionName}:Registries:{registry.Key}:Public '{value}' must be true or false");
+            }
         }
     }
 
