@@ -182,6 +182,10 @@ One source for the ClusterRole's resourceNames and the admission policy's secret
   value: {{ . | toString | quote }}
 {{- end }}
 {{- end }}
+{{- if index $r "public" }}
+- name: EcrDaemon__Registries__{{ $i }}__Public
+  value: "true"
+{{- end }}
 {{- end }}
 {{- if include "ecr-daemon.leaderElection" . }}
 - name: EcrDaemon__LeaderElection__Enabled
