@@ -42,10 +42,10 @@ public enum EcrFault
     /// <summary>200; the token decodes to text without ':'.</summary>
     TokenWithoutColon,
 
-    /// <summary>200; proxyEndpoint is not a URL.</summary>
+    /// <summary>200; proxyEndpoint is not a URL (ECR Public's answer has none: answered normally).</summary>
     BadProxyEndpoint,
 
-    /// <summary>200 with "authorizationData": [].</summary>
+    /// <summary>200 with "authorizationData": [] (ECR Public: {}).</summary>
     EmptyAuthorizationData,
 
     /// <summary>200; an entry lacks expiresAt.</summary>
@@ -61,6 +61,12 @@ public enum EcrFault
 /// <summary>One request the stand-in received, and what its SigV4 check found.</summary>
 public sealed record EcrStandInRequest(IReadOnlyList<string> RegistryIds, string? Region, string? Service, bool SignatureValid, bool HasSessionToken, EcrFault? Fault)
 {
+    /// <summary>An ECR Public GetAuthorizationToken request (X-Amz-Target <see cref="EcrStandIn.PublicTarget"/>).</summary>
+    public bool Public { get; init; }
+
+    /// <summary>The request body as sent.</summary>
+    public string Body { get; init; } = "";
+
     /// <summary>When the request arrived (before it was answered).</summary>
     public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
 }
@@ -69,13 +75,26 @@ public sealed record EcrStandInRequest(IReadOnlyList<string> RegistryIds, string
 /// An ECR GetAuthorizationToken stand-in on real HTTP (Kestrel, 127.0.0.1, port 0). It checks
 /// each request's SigV4 signature against the credentials it knows and the region and service
 /// ("ecr") it serves, answers with tokens for the requested registry ids (or its default
-/// account), and can be scripted with faults for the next N requests. Reusable by other tests
-/// and the demo: nothing in it depends on the daemon.
+/// account), and can be scripted with faults for the next N requests. It serves ECR Public's
+/// GetAuthorizationToken too (X-Amz-Target <see cref="PublicTarget"/>, signed for us-east-1 and
+/// "ecr-public"), with the same faults. Reusable by other tests and the demo: nothing in it depends on the daemon.
 /// </summary>
 public sealed class EcrStandIn : IAsyncDisposable
 {
     public const string DefaultAccessKeyId = "AKIASTANDIN0EXAMPLE1";
     public const string DefaultSecretAccessKey = "standin-secret-key-do-not-print-0123456789";
+
+    public const string PrivateTarget = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
+
+    /// <summary>ECR Public's operation (botocore ecr-public 2020-10-30: targetPrefix SpencerFrontendService).</summary>
+    public const string PublicTarget = "SpencerFrontendService.GetAuthorizationToken";
+
+    /// <summary>ECR Public's one region and its registry host.</summary>
+    public const string PublicRegion = "us-east-1";
+    public const string PublicHost = "public.ecr.aws";
+
+    /// <summary>The name under which ECR Public's password generation is kept (<see cref="SetGeneration"/>, <see cref="GenerationFor"/>).</summary>
+    public const string PublicAccount = "public";
 
     /// <summary>What a client must send as Authorization to <see cref="ContainerCredentialsUri"/> (AWS_CONTAINER_AUTHORIZATION_TOKEN).</summary>
     public const string ContainerAuthorizationToken = "standin-container-authorization-token";
@@ -186,6 +205,11 @@ public sealed class EcrStandIn : IAsyncDisposable
 
     public string HostFor(string accountId) => $"{accountId}.dkr.ecr.{Region}.amazonaws.com";
 
+    /// <summary>ECR Public's password (the stand-in's: distinctive, so tests can look for leaks).</summary>
+    public static string PublicPassword(int generation = 0) => PasswordFor(PublicAccount, generation);
+
+    public static string PublicToken(int generation = 0) => TokenFor(PublicAccount, generation);
+
     private async Task HandleAsync(HttpContext context)
     {
         using var buffer = new MemoryStream();
@@ -193,8 +217,14 @@ public sealed class EcrStandIn : IAsyncDisposable
         var body = buffer.ToArray();
         var check = SigV4Verifier.Verify(context.Request, body, key => credentials.TryGetValue(key, out var c) ? c : null);
         var registryIds = ReadRegistryIds(body);
+        var target = context.Request.Headers["X-Amz-Target"].ToString();
+        var isPublic = target == PublicTarget;
         EcrFault? fault = check.Valid && faults.TryDequeue(out var next) ? next : null;
-        requests.Enqueue(new EcrStandInRequest(registryIds ?? [], check.Region, check.Service, check.Valid, check.HasSessionToken, fault));
+        requests.Enqueue(new EcrStandInRequest(registryIds ?? [], check.Region, check.Service, check.Valid, check.HasSessionToken, fault)
+        {
+            Public = isPublic,
+            Body = Encoding.UTF8.GetString(body),
+        });
 
         if (!check.Valid)
         {
@@ -202,14 +232,15 @@ public sealed class EcrStandIn : IAsyncDisposable
             return;
         }
 
-        if (check.Region != Region || check.Service != "ecr")
+        var (region, service) = isPublic ? (PublicRegion, "ecr-public") : (Region, "ecr");
+        if (check.Region != region || check.Service != service)
         {
             await JsonError(context, 400, "InvalidSignatureException",
-                $"Credential should be scoped to a valid region and service: expected {Region}/ecr, got {check.Region}/{check.Service}.");
+                $"Credential should be scoped to a valid region and service: expected {region}/{service}, got {check.Region}/{check.Service}.");
             return;
         }
 
-        if (context.Request.Headers["X-Amz-Target"] != "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
+        if ((target != PrivateTarget && !isPublic)
             || context.Request.ContentType != "application/x-amz-json-1.1" || registryIds is null)
         {
             await JsonError(context, 400, "SerializationException", "not a GetAuthorizationToken request in AWS JSON 1.1");
@@ -231,19 +262,20 @@ public sealed class EcrStandIn : IAsyncDisposable
                 await Write(context, 200, "application/x-amz-json-1.1", "{\"authorizationData\": [{\"authorizationToken\": ");
                 return;
             case EcrFault.XmlAccessDenied:
-                await Write(context, 403, "text/xml", XmlError("AccessDenied", "User: arn:aws:iam::123456789012:user/standin is not authorized to perform: ecr:GetAuthorizationToken"));
+                await Write(context, 403, "text/xml", XmlError("AccessDenied",
+                    $"User: arn:aws:iam::123456789012:user/standin is not authorized to perform: {(isPublic ? "ecr-public" : "ecr")}:GetAuthorizationToken"));
                 return;
             case EcrFault.XmlBody:
                 await Write(context, 200, "text/xml", "<?xml version=\"1.0\"?><GetAuthorizationTokenResponse><Result/></GetAuthorizationTokenResponse>");
                 return;
             case EcrFault.TruncatedBody or EcrFault.ResetMidBody:
-                await WriteHalfAndCut(context, SuccessBody(registryIds, fault), fault == EcrFault.TruncatedBody);
+                await WriteHalfAndCut(context, isPublic ? PublicSuccessBody(fault) : SuccessBody(registryIds, fault), fault == EcrFault.TruncatedBody);
                 return;
             default:
                 break;
         }
 
-        await Write(context, 200, "application/x-amz-json-1.1", SuccessBody(registryIds, fault));
+        await Write(context, 200, "application/x-amz-json-1.1", isPublic ? PublicSuccessBody(fault) : SuccessBody(registryIds, fault));
     }
 
     private async Task HandleContainerCredentialsAsync(HttpContext context)
@@ -288,6 +320,32 @@ public sealed class EcrStandIn : IAsyncDisposable
         if (fault == EcrFault.MissingExpiresAt)
         {
             data[0].Remove("expiresAt");
+        }
+
+        return JsonSerializer.Serialize(new Dictionary<string, object> { ["authorizationData"] = data });
+    }
+
+    /// <summary>ECR Public's answer: one authorizationData object, authorizationToken and expiresAt, no proxyEndpoint.</summary>
+    private string PublicSuccessBody(EcrFault? fault)
+    {
+        if (fault == EcrFault.EmptyAuthorizationData)
+        {
+            return "{\"authorizationData\":{}}";
+        }
+
+        var data = new Dictionary<string, object>
+        {
+            ["authorizationToken"] = fault switch
+            {
+                EcrFault.BadBase64Token => "%%%not-base64%%%",
+                EcrFault.TokenWithoutColon => Convert.ToBase64String(Encoding.UTF8.GetBytes("AWS-without-a-colon")),
+                _ => PublicToken(GenerationFor(PublicAccount) + (RotateEveryRequest ? RequestCount : 0)),
+            },
+            ["expiresAt"] = (ExpiresAt ?? DateTimeOffset.UtcNow.Add(TokenLifetime)).ToUnixTimeMilliseconds() / 1000.0,
+        };
+        if (fault == EcrFault.MissingExpiresAt)
+        {
+            data.Remove("expiresAt");
         }
 
         return JsonSerializer.Serialize(new Dictionary<string, object> { ["authorizationData"] = data });

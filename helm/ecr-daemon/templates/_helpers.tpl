@@ -187,6 +187,10 @@ One source for the ClusterRole's resourceNames and the admission policy's secret
 - name: EcrDaemon__Registries__{{ $i }}__Aliases__{{ $j }}
   value: {{ $alias | toString | quote }}
 {{- end }}
+{{- if index $r "public" }}
+- name: EcrDaemon__Registries__{{ $i }}__Public
+  value: "true"
+{{- end }}
 {{- end }}
 {{- if include "ecr-daemon.leaderElection" . }}
 - name: EcrDaemon__LeaderElection__Enabled

@@ -29,4 +29,7 @@ internal sealed class RegistryOptions
 
     /// <summary>More host names (DNS names, optionally with <c>:port</c>) that get the same credentials, one auths entry each.</summary>
     public IList<string> Aliases { get; set; } = [];
+
+    /// <summary>ECR Public (public.ecr.aws): the token comes from the ecr-public API in us-east-1; no AccountId.</summary>
+    public bool Public { get; set; }
 }

@@ -42,16 +42,10 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
         for (var i = 0; i < options.Registries.Count; i++)
         {
             ValidateRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
+            ValidatePublicRegistry($"{EcrDaemonOptions.SectionName}:Registries:{i}", options.Registries[i], errors);
         }
 
-        // The binder drops a registry entry with a value it cannot convert (DualStack=yes would make the registry vanish): name the key instead.
-        foreach (var entry in configuration?.GetSection($"{EcrDaemonOptions.SectionName}:Registries").GetChildren() ?? [])
-        {
-            if (entry[nameof(RegistryOptions.DualStack)] is { } dualStack && !bool.TryParse(dualStack, out _))
-            {
-                errors.Add($"{EcrDaemonOptions.SectionName}:Registries:{entry.Key}:DualStack '{dualStack}' must be true or false");
-            }
-        }
+        ValidateRegistryFlags(errors);
 
         ValidateProfiles(options, errors);
 
@@ -306,7 +300,11 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
 
     private static void ValidateRegistry(string key, RegistryOptions registry, List<string> errors)
     {
-        if (string.IsNullOrWhiteSpace(registry.Region))
+        if (registry.Public)
+        {
+            // ECR Public's region is fixed (ValidatePublicRegistry); AWS_REGION is not needed.
+        }
+        else if (string.IsNullOrWhiteSpace(registry.Region))
         {
             errors.Add($"{key}:Region is required (or set AWS_REGION)");
         }
@@ -375,6 +373,52 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
         }
 
         return host.Length <= 253 && HostNamePattern().IsMatch(host);
+    }
+
+    /// <summary>
+    /// ECR Public is us-east-1 only and has no account id. A Region that came from AWS_REGION (not set on the
+    /// registry itself) is not an error: it is ignored, as the configuration tells.
+    /// </summary>
+    private void ValidatePublicRegistry(string key, RegistryOptions registry, List<string> errors)
+    {
+        if (!registry.Public)
+        {
+            return;
+        }
+
+        var region = configuration is null ? registry.Region : configuration[$"{key}:Region"];
+        if (!string.IsNullOrWhiteSpace(region) && region.Trim() != Ecr.EcrEndpointResolver.PublicRegion)
+        {
+            errors.Add($"{key}:Region '{region}' cannot be used with {key}:Public: ECR Public's API is in {Ecr.EcrEndpointResolver.PublicRegion} only (leave Region unset or set {Ecr.EcrEndpointResolver.PublicRegion})");
+        }
+
+        if (!string.IsNullOrWhiteSpace(registry.AccountId))
+        {
+            errors.Add($"{key}:AccountId cannot be set with {key}:Public: ECR Public has one registry, public.ecr.aws, and no account id");
+        }
+    }
+
+    /// <summary>
+    /// The binder drops a list element whose bool does not convert (Registries:N:Public=yes) without a word,
+    /// which would leave the registry out (or fall back to the seed's default registry): named here instead.
+    /// </summary>
+    /// <summary>
+    /// The binder drops a registry entry with a flag it cannot convert (Public=yes or DualStack=yes would make the
+    /// registry vanish, or fall back to the default registry): the raw values are checked here, naming the key.
+    /// </summary>
+    private void ValidateRegistryFlags(List<string> errors)
+    {
+        foreach (var registry in configuration?.GetSection($"{EcrDaemonOptions.SectionName}:Registries").GetChildren() ?? [])
+        {
+            foreach (var flag in new[] { nameof(RegistryOptions.Public), nameof(RegistryOptions.DualStack) })
+            {
+                var value = registry[flag];
+                if (!string.IsNullOrWhiteSpace(value) && !bool.TryParse(value, out _))
+                {
+                    errors.Add($"{EcrDaemonOptions.SectionName}:Registries:{registry.Key}:{flag} '{value}' must be true or false");
+                }
+            }
+        }
     }
 
     private static void Within(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)

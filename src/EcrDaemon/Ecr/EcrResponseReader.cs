@@ -6,12 +6,21 @@ namespace EcrDaemon.Ecr;
 
 /// <summary>
 /// Reads a successful GetAuthorizationToken response (shapes from botocore's ECR model,
-/// 2015-09-21). Anything malformed becomes an <see cref="EcrFailureReason.InvalidResponse"/>
-/// failure whose message says what was wrong without quoting the body, which may hold a token.
+/// 2015-09-21, and, for <see cref="ReadPublic"/>, its ECR Public model, 2020-10-30). Anything
+/// malformed becomes an <see cref="EcrFailureReason.InvalidResponse"/> failure whose message says
+/// what was wrong without quoting the body, which may hold a token.
 /// </summary>
 internal static class EcrResponseReader
 {
-    public static EcrCallResult Read(ReadOnlySpan<byte> body)
+    public static EcrCallResult Read(ReadOnlySpan<byte> body) => Parse(body, Read);
+
+    /// <summary>
+    /// ECR Public's answer: <c>{"authorizationData": {"authorizationToken": base64, "expiresAt": epoch seconds}}</c>,
+    /// one object (not a list) and no proxyEndpoint; the token is for <see cref="RegistryTarget.PublicHost"/>.
+    /// </summary>
+    public static EcrCallResult ReadPublic(ReadOnlySpan<byte> body) => Parse(body, ReadPublic);
+
+    private static EcrCallResult Parse(ReadOnlySpan<byte> body, Func<JsonElement, EcrCallResult> read)
     {
         JsonDocument document;
         try
@@ -29,8 +38,26 @@ internal static class EcrResponseReader
 
         using (document)
         {
-            return Read(document.RootElement);
+            return read(document.RootElement);
         }
+    }
+
+    private static EcrCallResult ReadPublic(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return Invalid($"the response body is a JSON {root.ValueKind.ToString().ToLowerInvariant()}, not an object");
+        }
+
+        if (!root.TryGetProperty("authorizationData", out var data) || data.ValueKind != JsonValueKind.Object)
+        {
+            return Invalid(data.ValueKind == JsonValueKind.Array
+                ? "the response's authorizationData is a list, not the one object ECR Public returns"
+                : "the response has no authorizationData object");
+        }
+
+        var token = ReadItem(data, "authorizationData", RegistryTarget.PublicHost, out var problem);
+        return token is null ? Invalid(problem!) : EcrCallResult.Success([token]);
     }
 
     private static EcrCallResult Read(JsonElement root)
@@ -54,7 +81,7 @@ internal static class EcrResponseReader
         var index = 0;
         foreach (var item in list.EnumerateArray())
         {
-            var token = ReadItem(item, $"authorizationData[{index}]", out var problem);
+            var token = ReadItem(item, $"authorizationData[{index}]", null, out var problem);
             if (token is null)
             {
                 return Invalid(problem!);
@@ -67,7 +94,8 @@ internal static class EcrResponseReader
         return EcrCallResult.Success(tokens);
     }
 
-    private static EcrAuthorizationToken? ReadItem(JsonElement item, string where, out string? problem)
+    /// <param name="fixedHost">The host the token is for (ECR Public), or null to read it from proxyEndpoint.</param>
+    private static EcrAuthorizationToken? ReadItem(JsonElement item, string where, string? fixedHost, out string? problem)
     {
         problem = null;
         if (item.ValueKind != JsonValueKind.Object)
@@ -82,7 +110,8 @@ internal static class EcrResponseReader
             return null;
         }
 
-        if (!TryGetString(item, "proxyEndpoint", out var proxyEndpoint))
+        var proxyEndpoint = "";
+        if (fixedHost is null && !TryGetString(item, "proxyEndpoint", out proxyEndpoint))
         {
             problem = $"{where} has no proxyEndpoint";
             return null;
@@ -94,7 +123,8 @@ internal static class EcrResponseReader
             return null;
         }
 
-        if (!TryReadHost(proxyEndpoint, out var host))
+        var host = fixedHost ?? "";
+        if (fixedHost is null && !TryReadHost(proxyEndpoint, out host))
         {
             problem = $"{where}.proxyEndpoint is not an http(s) URL";
             return null;

@@ -9,8 +9,9 @@ namespace EcrDaemon.Ecr;
 /// <summary>
 /// Fetches a token for every configured registry. Registries that share credentials, region and
 /// endpoint are fetched in one GetAuthorizationToken call with several registryIds (at most 10, as
-/// the ECR model allows); the caller's default registry gets a call of its own. Each call is
-/// retried through <see cref="EcrRetryPipeline"/>.
+/// the ECR model allows); the caller's default registry gets a call of its own, and so do ECR Public
+/// registries (one ecr-public call per credentials and endpoint). Each call is retried through
+/// <see cref="EcrRetryPipeline"/>.
 /// </summary>
 internal sealed class EcrTokenService(
     IEcrAuthorizationClient client,
@@ -29,8 +30,9 @@ internal sealed class EcrTokenService(
     public IReadOnlyList<RegistryTarget> Targets()
     {
         var ecr = options.Value.Ecr;
-        return [.. options.Value.Registries.Select((r, i) => new RegistryTarget(
-            i, r.Region!, Blank(r.AccountId), Blank(r.RoleArn), Blank(r.ExternalId), endpoints.Resolve(r.Region!, r.Endpoint, ecr.UseFips)))];
+        return [.. options.Value.Registries.Select((r, i) => r.Public
+            ? new RegistryTarget(i, EcrEndpointResolver.PublicRegion, null, Blank(r.RoleArn), Blank(r.ExternalId), endpoints.ResolvePublic(r.Endpoint, ecr.UseFips)) { Public = true }
+            : new RegistryTarget(i, r.Region!, Blank(r.AccountId), Blank(r.RoleArn), Blank(r.ExternalId), endpoints.Resolve(r.Region!, r.Endpoint, ecr.UseFips)))];
     }
 
     public Task<IReadOnlyList<RegistryTokenResult>> FetchAllAsync(CancellationToken cancellationToken) => FetchAsync(Targets(), cancellationToken);
@@ -42,7 +44,7 @@ internal sealed class EcrTokenService(
     public async Task<IReadOnlyList<RegistryTokenResult>> FetchAsync(IReadOnlyList<RegistryTarget> targets, CancellationToken cancellationToken)
     {
         var results = new List<RegistryTokenResult>(targets.Count);
-        var calls = targets.GroupBy(t => (t.RoleArn, t.ExternalId, t.Region, t.Endpoint.Url, IsDefault: t.AccountId is null));
+        var calls = targets.GroupBy(t => (t.RoleArn, t.ExternalId, t.Region, t.Endpoint.Url, IsDefault: t.AccountId is null, t.Public));
         foreach (var group in calls)
         {
             var members = group.ToList();
@@ -63,7 +65,7 @@ internal sealed class EcrTokenService(
     private async Task<(EcrCallResult Result, string Source)> CallAsync(RegistryTarget first, string[] registryIds, CancellationToken cancellationToken)
     {
         var retry = options.Value.Ecr.Retry;
-        var label = registryIds.Length == 0 ? "the default registry" : string.Join(",", registryIds);
+        var label = first.Public ? "ECR Public" : registryIds.Length == 0 ? "the default registry" : string.Join(",", registryIds);
         var source = first.RoleArn is null ? "default credential chain" : $"assume-role {first.RoleArn}";
         var pipeline = EcrRetryPipeline.Create(retry, timeProvider, (attempt, delay, failure) =>
             logger.RetryingEcr(attempt, label, first.Region, delay, failure.ReasonLabel, failure.Message));
@@ -81,14 +83,14 @@ internal sealed class EcrTokenService(
 
                 logger.CallingEcr(first.Endpoint.Url, label, first.Region, credentials.Source);
                 return await client.GetAuthorizationTokenAsync(
-                    new EcrAuthorizationRequest(first.Region, first.Endpoint.Url, registryIds, credentials.Credentials), token);
+                    new EcrAuthorizationRequest(first.Region, first.Endpoint.Url, registryIds, credentials.Credentials) { Public = first.Public }, token);
             }, retry.TotalTimeout, cancellationToken);
             return (result, source);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // A last resort: the client and the credential code classify what they know; anything else is classified here.
-            return (EcrCallResult.Failed(EcrErrorClassifier.FromException(e, "ecr:GetAuthorizationToken")), source);
+            return (EcrCallResult.Failed(EcrErrorClassifier.FromException(e, first.Public ? "ecr-public:GetAuthorizationToken" : "ecr:GetAuthorizationToken")), source);
         }
     }
 

@@ -16,8 +16,14 @@ internal interface IEcrAuthorizationClient
     Task<EcrCallResult> GetAuthorizationTokenAsync(EcrAuthorizationRequest request, CancellationToken cancellationToken);
 }
 
-/// <summary>One call: where to send it, as whom, and for which registries (empty: the caller's default registry).</summary>
-internal sealed record EcrAuthorizationRequest(string Region, Uri Endpoint, IReadOnlyList<string> RegistryIds, AWSCredentials Credentials);
+/// <summary>
+/// One call: where to send it, as whom, and for which registries (empty: the caller's default registry).
+/// <see cref="Public"/>: ECR Public's GetAuthorizationToken (no registry ids; one token for public.ecr.aws).
+/// </summary>
+internal sealed record EcrAuthorizationRequest(string Region, Uri Endpoint, IReadOnlyList<string> RegistryIds, AWSCredentials Credentials)
+{
+    public bool Public { get; init; }
+}
 
 /// <summary>The outcome of one call: the tokens, or a typed failure.</summary>
 internal sealed class EcrCallResult

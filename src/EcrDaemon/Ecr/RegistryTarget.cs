@@ -3,15 +3,23 @@ namespace EcrDaemon.Ecr;
 /// <summary>A configured registry with its defaults applied and its endpoint resolved.</summary>
 internal sealed record RegistryTarget(int Index, string Region, string? AccountId, string? RoleArn, string? ExternalId, EcrEndpoint Endpoint)
 {
+    /// <summary>The host of ECR Public's registry, the one host its token is for.</summary>
+    public const string PublicHost = "public.ecr.aws";
+
+    /// <summary>ECR Public: the token comes from the ecr-public API (region us-east-1, no account id) for <see cref="PublicHost"/>.</summary>
+    public bool Public { get; init; }
+
     /// <summary>How the registry is named before its host is known, e.g. "123456789012 in us-west-2".</summary>
-    public string DisplayName => $"{AccountId ?? "default registry"} in {Region}";
+    public string DisplayName => Public ? $"ECR Public ({PublicHost})" : $"{AccountId ?? "default registry"} in {Region}";
 
     /// <summary>
     /// The registry host ECR will name (<c>{account}.dkr.ecr.{region}.amazonaws.com</c>), used as
     /// the metrics label before a token has told us the host; <c>default.{region}</c> for the
-    /// caller's default registry, whose account is not known until then.
+    /// caller's default registry, whose account is not known until then; <see cref="PublicHost"/> for ECR Public.
     /// </summary>
-    public string ExpectedHost => AccountId is null
+    public string ExpectedHost => Public
+        ? PublicHost
+        : AccountId is null
         ? $"default.{Region}"
         : $"{AccountId}.dkr.ecr.{Region}.amazonaws.com{(Region.StartsWith("cn-", StringComparison.Ordinal) ? ".cn" : "")}";
 }

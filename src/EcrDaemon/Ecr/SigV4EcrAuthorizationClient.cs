@@ -12,19 +12,27 @@ namespace EcrDaemon.Ecr;
 /// <summary>
 /// GetAuthorizationToken over plain HTTP: the AWS JSON 1.1 protocol, signed with AWSSDK.Core's
 /// SigV4 signer for service "ecr". This is the file that an AWSSDK.ECR-based client replaces.
+/// A <see cref="EcrAuthorizationRequest.Public"/> request is ECR Public's GetAuthorizationToken
+/// (botocore ecr-public 2020-10-30): target <see cref="PublicTarget"/>, signing name "ecr-public", body <c>{}</c>.
 /// </summary>
 internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientFactory, IOptions<EcrDaemonOptions> options) : IEcrAuthorizationClient
 {
     /// <summary>The name of the HttpClient this client uses.</summary>
     public const string HttpClientName = "ecr";
     public const string Target = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
+    public const string PublicTarget = "SpencerFrontendService.GetAuthorizationToken";
     public const string ContentType = "application/x-amz-json-1.1";
-    private const string Action = "ecr:GetAuthorizationToken";
+    private const string PrivateAction = "ecr:GetAuthorizationToken";
+    private const string PublicAction = "ecr-public:GetAuthorizationToken";
+
+    /// <summary>What a refusal of ECR Public names: its call needs both permissions.</summary>
+    private const string PublicPermissions = "ecr-public:GetAuthorizationToken and/or sts:GetServiceBearerToken";
     private const int MaxBodyBytes = 4 * 1024 * 1024;
 
     public async Task<EcrCallResult> GetAuthorizationTokenAsync(EcrAuthorizationRequest request, CancellationToken cancellationToken)
     {
         var timeout = options.Value.Ecr.Timeout;
+        var action = request.Public ? PublicAction : PrivateAction;
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         attempt.CancelAfter(timeout);
         ImmutableCredentials credentials;
@@ -52,11 +60,11 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
 
             if (response.IsSuccessStatusCode)
             {
-                return EcrResponseReader.Read(body);
+                return request.Public ? EcrResponseReader.ReadPublic(body) : EcrResponseReader.Read(body);
             }
 
             var errorType = response.Headers.TryGetValues("x-amzn-ErrorType", out var values) ? values.FirstOrDefault() : null;
-            return EcrCallResult.Failed(EcrErrorClassifier.FromHttpError((int)response.StatusCode, errorType, body, Action));
+            return EcrCallResult.Failed(EcrErrorClassifier.FromHttpError((int)response.StatusCode, errorType, body, request.Public ? PublicPermissions : PrivateAction));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -71,17 +79,20 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Signing, a connection cut mid-body (HttpIOException), or anything else: classified, never thrown.
-            return EcrCallResult.Failed(EcrErrorClassifier.FromException(e, $"{Action} at {request.Endpoint.Authority}"));
+            return EcrCallResult.Failed(EcrErrorClassifier.FromException(e, $"{action} at {request.Endpoint.Authority}"));
         }
     }
 
     private static HttpRequestMessage CreateSignedRequest(EcrAuthorizationRequest request, ImmutableCredentials credentials)
     {
+        // ECR Public's request has no members: always {}.
         var payload = JsonSerializer.SerializeToUtf8Bytes(
-            request.RegistryIds.Count == 0 ? new Dictionary<string, string[]>() : new() { ["registryIds"] = [.. request.RegistryIds] });
+            request.RegistryIds.Count == 0 || request.Public ? new Dictionary<string, string[]>() : new() { ["registryIds"] = [.. request.RegistryIds] });
+        var config = request.Public ? EcrClientConfig.ForPublic() : new EcrClientConfig();
+        config.AuthenticationRegion = request.Region;
 
         // AWSSDK.Core's signer works on its IRequest; fill one in and let it add the SigV4 headers.
-        var signable = new DefaultRequest(new GetAuthorizationTokenRequest(), EcrClientConfig.EcrServiceId)
+        var signable = new DefaultRequest(new GetAuthorizationTokenRequest(), request.Public ? EcrClientConfig.PublicServiceId : EcrClientConfig.EcrServiceId)
         {
             HttpMethod = "POST",
             Endpoint = request.Endpoint,
@@ -90,13 +101,12 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
             AuthenticationRegion = request.Region,
         };
         signable.Headers["Content-Type"] = ContentType;
-        signable.Headers["X-Amz-Target"] = Target;
+        signable.Headers["X-Amz-Target"] = request.Public ? PublicTarget : Target;
         if (credentials.UseToken)
         {
             signable.Headers["X-Amz-Security-Token"] = credentials.Token;
         }
 
-        var config = new EcrClientConfig { AuthenticationRegion = request.Region };
         var signature = new AWS4Signer().SignRequest(signable, config, new RequestMetrics(), credentials.AccessKey, credentials.SecretKey);
         signable.Headers["Authorization"] = signature.ForAuthorizationHeader;
 

@@ -104,7 +104,7 @@ internal sealed class TokenRefresher(
         var daemonOptions = options.Value;
         var targets = ecr.Targets();
         var registries = targets.Select(t => new RegistrySchedule(t)).ToArray();
-        foreach (var target in targets.Where(t => t.AccountId is not null))
+        foreach (var target in targets.Where(t => t.AccountId is not null || t.Public))
         {
             metrics.RegistryConfigured(target.ExpectedHost);
         }
