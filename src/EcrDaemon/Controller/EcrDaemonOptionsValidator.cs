@@ -396,12 +396,13 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
         {
             errors.Add($"{key}:AccountId cannot be set with {key}:Public: ECR Public has one registry, public.ecr.aws, and no account id");
         }
+
+        if (registry.DualStack)
+        {
+            errors.Add($"{key}:DualStack cannot be set with {key}:Public: public.ecr.aws has no dual-stack host of this form (list another name under {key}:Aliases)");
+        }
     }
 
-    /// <summary>
-    /// The binder drops a list element whose bool does not convert (Registries:N:Public=yes) without a word,
-    /// which would leave the registry out (or fall back to the seed's default registry): named here instead.
-    /// </summary>
     /// <summary>
     /// The binder drops a registry entry with a flag it cannot convert (Public=yes or DualStack=yes would make the
     /// registry vanish, or fall back to the default registry): the raw values are checked here, naming the key.

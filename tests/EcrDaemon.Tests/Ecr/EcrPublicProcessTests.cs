@@ -64,6 +64,7 @@ public sealed class EcrPublicProcessTests : StandInTest
     [InlineData("EcrDaemon__Registries__0__AccountId", "123456789012",
         "EcrDaemon:Registries:0:AccountId cannot be set with EcrDaemon:Registries:0:Public")]
     [InlineData("EcrDaemon__Registries__0__Public", "yes", "EcrDaemon:Registries:0:Public 'yes' must be true or false")]
+    [InlineData("EcrDaemon__Registries__0__DualStack", "true", "EcrDaemon:Registries:0:DualStack cannot be set with EcrDaemon:Registries:0:Public")]
     public async Task A_bad_public_registry_exits_2_with_one_line_naming_the_key(string key, string value, string expected)
     {
         var env = new Dictionary<string, string?> { ["AWS_REGION"] = "us-west-2", ["EcrDaemon__Registries__0__Public"] = "true", [key] = value };
