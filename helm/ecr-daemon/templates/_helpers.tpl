@@ -82,6 +82,9 @@ named (the daemon checks the same at start and exits 2). Renders nothing.
 {{- fail (printf "profiles[%d].secretName %q is used by profiles[%s] too; each profile needs its own secret name" $i $p.secretName (get $secretNames $p.secretName)) -}}
 {{- end -}}
 {{- $_ := set $secretNames $p.secretName (toString $i) -}}
+{{- if and (eq ($p.format | default "DockerConfigJson") "ArgoCdRepositoryCredentials") $p.serviceAccounts -}}
+{{- fail (printf "profiles[%d].serviceAccounts is set, but its format ArgoCdRepositoryCredentials patches no ServiceAccount; leave serviceAccounts out" $i) -}}
+{{- end -}}
 {{- range $j, $name := $p.registries -}}
 {{- if not (has $name $registryNames) -}}
 {{- fail (printf "profiles[%d].registries[%d] %q is not the name of any entry in registries (%s)" $i $j $name (join ", " $registryNames)) -}}
@@ -105,11 +108,30 @@ One source for the ClusterRole's resourceNames and the admission policy's secret
 {{- include "ecr-daemon.validateProfiles" . -}}
 {{- if .Values.profiles -}}
 {{- $names := list -}}
-{{- range .Values.profiles }}{{ $names = append $names .secretName }}{{ end -}}
+{{- range .Values.profiles }}
+{{- if eq (.format | default "DockerConfigJson") "ArgoCdRepositoryCredentials" }}
+{{- $secretName := .secretName }}
+{{- range (.registries | uniq) }}{{ $names = append $names (printf "%s-%s" $secretName .) }}{{ end }}
+{{- else }}
+{{- $names = append $names .secretName }}
+{{- end }}
+{{- end -}}
 {{- toJson $names -}}
 {{- else -}}
 {{- toJson (list .Values.config.secretName) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The names of the Argo CD repository credential secrets (type Opaque), a subset of ecr-daemon.secretNames, as a JSON list. */}}
+{{- define "ecr-daemon.argoSecretNames" -}}
+{{- $names := list -}}
+{{- range .Values.profiles }}
+{{- if eq (.format | default "DockerConfigJson") "ArgoCdRepositoryCredentials" }}
+{{- $secretName := .secretName }}
+{{- range (.registries | uniq) }}{{ $names = append $names (printf "%s-%s" $secretName .) }}{{ end }}
+{{- end }}
+{{- end -}}
+{{- toJson $names -}}
 {{- end -}}
 
 {{/* A list of strings as environment variables Prefix__0, Prefix__1, ...; an empty list as Prefix = "" (the daemon reads an empty list). */}}
@@ -146,6 +168,10 @@ One source for the ClusterRole's resourceNames and the admission policy's secret
 {{- range $j, $ns := $p.excludedNamespaces }}
 - name: EcrDaemon__Profiles__{{ $i }}__ExcludedNamespaces__{{ $j }}
   value: {{ $ns | quote }}
+{{- end }}
+{{- with $p.format }}
+- name: EcrDaemon__Profiles__{{ $i }}__Format
+  value: {{ . | quote }}
 {{- end }}
 {{- end }}
 {{- else }}

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using EcrDaemon.Configuration;
 using EcrDaemon.Kubernetes;
+using EcrDaemon.Reconciliation;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -95,15 +96,26 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
             }
         }
 
+        // The binder drops a profile whose Format it cannot read; a misspelt format must be an error, not a profile gone.
+        var formats = Enum.GetNames<SecretFormat>();
+        foreach (var (section, i) in configuration?.GetSection($"{Section}:Profiles").GetChildren().Select((p, i) => (p, i)) ?? [])
+        {
+            if (section[nameof(ProfileOptions.Format)] is { } format && !formats.Contains(format.Trim(), StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"{Section}:Profiles:{i}:Format '{format}' is not one of {string.Join(", ", formats)}");
+            }
+        }
+
         var profiles = options.Profiles;
         if (profiles.Count == 0)
         {
             return;
         }
 
-        if (profiles.Count > MaxProfiles)
+        var expanded = profiles.Sum(p => p.Format == SecretFormat.ArgoCdRepositoryCredentials ? Math.Max(1, p.Registries.Distinct().Count()) : 1);
+        if (expanded > MaxProfiles)
         {
-            errors.Add($"{Section}:Profiles has {profiles.Count} entries; at most {MaxProfiles} are supported");
+            errors.Add($"{Section}:Profiles has {profiles.Count} entries, {expanded} secrets per namespace with one per registry of the Argo CD profiles; at most {MaxProfiles} are supported");
         }
 
         foreach (var key in new[] { nameof(EcrDaemonOptions.NamespaceSelector), nameof(EcrDaemonOptions.SecretName), nameof(EcrDaemonOptions.ServiceAccounts) })
@@ -166,6 +178,27 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
             else if (!secretNames.TryAdd(profile.SecretName, i))
             {
                 errors.Add($"{key}:SecretName '{profile.SecretName}' is used by {Section}:Profiles:{secretNames[profile.SecretName]} too; each profile needs its own secret name");
+            }
+
+            if (profile.Format == SecretFormat.ArgoCdRepositoryCredentials && profile.ServiceAccounts is { Count: > 0 })
+            {
+                errors.Add($"{key}:ServiceAccounts is set, but {key}:Format is {profile.Format}, which patches no ServiceAccount; leave ServiceAccounts unset");
+            }
+
+            if (profile.Format == SecretFormat.ArgoCdRepositoryCredentials && ObjectNames.IsSubdomain(profile.SecretName))
+            {
+                // One secret per registry, named <SecretName>-<registry>: each must be a valid name, unique among every profile's secrets.
+                foreach (var (_, secretName, _) in PullSecretProfiles.Expand(profile).Where(e => registryIndex.ContainsKey(e.Registries[0])))
+                {
+                    if (!ObjectNames.IsSubdomain(secretName))
+                    {
+                        errors.Add($"{key}:SecretName '{profile.SecretName}' makes the secret name '{secretName}' for a registry, which is not a valid secret name ({ObjectNames.SubdomainRule})");
+                    }
+                    else if (!secretNames.TryAdd(secretName, i))
+                    {
+                        errors.Add($"{key}:SecretName '{profile.SecretName}' makes the secret name '{secretName}', which {Section}:Profiles:{secretNames[secretName]} uses too; each secret needs its own name");
+                    }
+                }
             }
 
             if (profile.Registries.Count == 0)

@@ -30,6 +30,13 @@ internal static class Markers
 
     public const string DockerConfigJsonKey = ".dockerconfigjson";
 
+    public const string OpaqueType = "Opaque";
+
+    /// <summary>The label by which Argo CD finds repository credential templates (value <see cref="ArgoCdRepoCreds"/>).</summary>
+    public const string ArgoCdSecretTypeLabel = "argocd.argoproj.io/secret-type";
+
+    public const string ArgoCdRepoCreds = "repo-creds";
+
     public const string Component = "ecr-daemon";
 
     /// <summary>The field manager every create and patch names (<c>fieldManager=ecr-daemon</c>), so that metadata.managedFields tells GitOps tools who wrote what.</summary>

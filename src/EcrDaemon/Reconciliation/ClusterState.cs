@@ -62,12 +62,12 @@ internal sealed class ClusterState
             },
             strings.Share(Markers.AddedPullSecret(sa.Metadata.Annotations)),
             strings.Share(Markers.PreviousPullSecret(sa.Metadata.Annotations))), changed);
-        _secrets = [.. profiles.Select(_ => new ObjectCache<V1Secret, SecretView>(secret => new SecretView(
+        _secrets = [.. profiles.Select(profile => new ObjectCache<V1Secret, SecretView>(secret => new SecretView(
             secret.Metadata.NamespaceProperty,
             secret.Metadata.ResourceVersion,
             strings.Share(secret.Type),
             Markers.IsManaged(secret.Metadata.Labels),
-            strings.Share(PullSecretContent.HashOf(secret.Data?.TryGetValue(Markers.DockerConfigJsonKey, out var data) == true ? data : null)),
+            strings.Share(PullSecretContent.HashOfData(secret.Data, profile.Format)),
             strings.Share(secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null),
             secret.Immutable == true), changed))];
     }

@@ -36,7 +36,7 @@ internal sealed class DesiredPullSecret(TokenRefresher refresher, PullSecretProf
                 return built;
             }
 
-            var content = set?.For(profile.Registries) is { } tokens ? PullSecretContent.From(tokens) : null;
+            var content = set?.For(profile.Registries) is { } tokens ? PullSecretContent.From(tokens, profile.Format) : null;
             var previous = built?.Content is { } before && content is not null && before.Hash != content.Hash ? before : built?.Previous;
             var next = new Built(set, content, previous);
             Volatile.Write(ref _built[profile.Index], next);

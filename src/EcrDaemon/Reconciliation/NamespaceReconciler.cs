@@ -243,7 +243,7 @@ internal sealed class NamespaceReconciler
         }
 
         var secret = _state.Secrets(profile).Get(ns, profile.SecretName);
-        var action = SecretPlanner.Plan(secret, content.Hash, content.Expiry, _desired.Previous(profile)?.Hash, _daemonOptions.AdoptUnmanagedSecrets);
+        var action = SecretPlanner.Plan(secret, content.Hash, content.Expiry, _desired.Previous(profile)?.Hash, _daemonOptions.AdoptUnmanagedSecrets, content.Type);
         if (action.Blocked())
         {
             await _status.ConflictAsync(secret!, profile, adoptable: action == SecretAction.LeaveWrongType, cancellationToken);

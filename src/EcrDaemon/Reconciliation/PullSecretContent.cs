@@ -1,28 +1,50 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using EcrDaemon.Configuration;
 using EcrDaemon.Ecr;
+using EcrDaemon.Kubernetes;
 
 namespace EcrDaemon.Reconciliation;
 
 /// <summary>
-/// The desired <c>.dockerconfigjson</c> for a set of tokens:
-/// <c>{"auths":{"&lt;host&gt;":{"username":"AWS","password":...,"auth":base64("AWS:"+password)}}}</c>,
-/// hosts in order, computed once per token set. <see cref="Hash"/> lets reconcile compare it with
-/// a secret's data without keeping that data. <see cref="ToString"/> never shows the password.
+/// The desired secret for a set of tokens, computed once per token set and profile. An image pull
+/// secret (<see cref="SecretFormat.DockerConfigJson"/>) holds the <c>.dockerconfigjson</c>
+/// <c>{"auths":{"&lt;host&gt;":{"username":"AWS","password":...,"auth":base64("AWS:"+password)}}}</c>, hosts in
+/// order. Argo CD repository credentials (<see cref="SecretFormat.ArgoCdRepositoryCredentials"/>, one
+/// registry) hold <c>url</c>, <c>type: helm</c>, <c>enableOCI: "true"</c>, <c>username</c> and
+/// <c>password</c>, with the label Argo CD looks for. <see cref="Hash"/> lets reconcile compare the
+/// content with a secret's data without keeping that data. <see cref="ToString"/> never shows the password.
 /// </summary>
 internal sealed class PullSecretContent
 {
-    private PullSecretContent(byte[] dockerConfigJson, TokenSet tokens)
+    private static readonly IReadOnlyDictionary<string, string> NoLabels = new Dictionary<string, string>();
+    private static readonly HashSet<string> ArgoCdKeys = new(["url", "type", "enableOCI", "username", "password"], StringComparer.Ordinal);
+    private static readonly IReadOnlyDictionary<string, string> ArgoCdLabels = new Dictionary<string, string> { [Markers.ArgoCdSecretTypeLabel] = Markers.ArgoCdRepoCreds };
+
+    private PullSecretContent(SecretFormat format, IReadOnlyDictionary<string, byte[]> data, TokenSet tokens)
     {
-        DockerConfigJson = dockerConfigJson;
-        Hash = HashOf(dockerConfigJson)!;
+        Format = format;
+        Data = data;
+        Hash = HashOfData(data, format)!;
         ExpiresAt = tokens.ExpiresAt;
         Expiry = tokens.Expiry;
         Hosts = [.. tokens.Tokens.Select(t => t.RegistryHost)];
     }
 
-    public byte[] DockerConfigJson { get; }
+    public SecretFormat Format { get; }
+
+    /// <summary>The secret's type.</summary>
+    public string Type => TypeOf(Format);
+
+    /// <summary>Labels the secret carries besides ours (Argo CD's).</summary>
+    public IReadOnlyDictionary<string, string> Labels => Format == SecretFormat.ArgoCdRepositoryCredentials ? ArgoCdLabels : NoLabels;
+
+    /// <summary>The secret's data.</summary>
+    public IReadOnlyDictionary<string, byte[]> Data { get; }
+
+    /// <summary>The <c>.dockerconfigjson</c> of an image pull secret.</summary>
+    public byte[] DockerConfigJson => Data[Markers.DockerConfigJsonKey];
 
     public string Hash { get; }
 
@@ -34,10 +56,27 @@ internal sealed class PullSecretContent
 
     public IReadOnlyList<string> Hosts { get; }
 
+    /// <summary>The type of the secret a profile of <paramref name="format"/> writes.</summary>
+    public static string TypeOf(SecretFormat format) => format == SecretFormat.ArgoCdRepositoryCredentials ? Markers.OpaqueType : Markers.DockerConfigJsonType;
+
     public static PullSecretContent From(IEnumerable<EcrAuthorizationToken> tokens) => From(TokenSet.From(tokens));
 
-    public static PullSecretContent From(TokenSet tokens)
+    public static PullSecretContent From(TokenSet tokens, SecretFormat format = SecretFormat.DockerConfigJson)
     {
+        if (format == SecretFormat.ArgoCdRepositoryCredentials)
+        {
+            // One registry per Argo CD profile (PullSecretProfiles.Expand): its own token and host, not an alias's.
+            var token = tokens.ByRegistry.OfType<EcrAuthorizationToken>().First();
+            return new PullSecretContent(format, new Dictionary<string, byte[]>
+            {
+                ["url"] = Encoding.UTF8.GetBytes(token.RegistryHost),
+                ["type"] = "helm"u8.ToArray(),
+                ["enableOCI"] = "true"u8.ToArray(),
+                ["username"] = Encoding.UTF8.GetBytes(token.Username),
+                ["password"] = Encoding.UTF8.GetBytes(token.Password),
+            }, tokens);
+        }
+
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
@@ -56,11 +95,38 @@ internal sealed class PullSecretContent
             json.WriteEndObject();
         }
 
-        return new PullSecretContent(buffer.ToArray(), tokens);
+        return new PullSecretContent(format, new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = buffer.ToArray() }, tokens);
     }
 
     [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(data))]
     public static string? HashOf(byte[]? data) => data is null ? null : Convert.ToHexString(SHA256.HashData(data), 0, 16);
 
-    public override string ToString() => $"auths for {string.Join(", ", Hosts)} (expires {Expiry}, hash {Hash})";
+    /// <summary>
+    /// The hash of a secret's data as a profile of <paramref name="format"/> compares it: the <c>.dockerconfigjson</c>
+    /// alone for an image pull secret (null when absent); the keys and values the daemon writes, in key order, for Argo CD's.
+    /// </summary>
+    public static string? HashOfData(IEnumerable<KeyValuePair<string, byte[]>>? data, SecretFormat format)
+    {
+        if (format == SecretFormat.DockerConfigJson)
+        {
+            return HashOf(data?.FirstOrDefault(d => d.Key == Markers.DockerConfigJsonKey).Value);
+        }
+
+        if (data is null)
+        {
+            return null;
+        }
+
+        // Only the keys the daemon writes: others (an Argo CD project, say) are someone else's, kept by our merge patches.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (key, value) in data.Where(d => ArgoCdKeys.Contains(d.Key)).OrderBy(d => d.Key, StringComparer.Ordinal))
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"{key.Length}:{key}{value?.Length ?? 0}:"));
+            hash.AppendData(value ?? []);
+        }
+
+        return Convert.ToHexString(hash.GetHashAndReset(), 0, 16);
+    }
+
+    public override string ToString() => $"{(Format == SecretFormat.DockerConfigJson ? "auths" : "Argo CD repository credentials")} for {string.Join(", ", Hosts)} (expires {Expiry}, hash {Hash})";
 }

@@ -17,9 +17,9 @@ internal sealed class PullSecretProfile
     private readonly HashSet<string> _excluded;
 
     public PullSecretProfile(int index, string name, LabelSelector selector, string secretName, IReadOnlyList<int> registries,
-        IEnumerable<string> serviceAccounts, IEnumerable<string> excluded)
+        IEnumerable<string> serviceAccounts, IEnumerable<string> excluded, SecretFormat format = SecretFormat.DockerConfigJson)
     {
-        (Index, Name, Selector, SecretName, Registries) = (index, name, selector, secretName, registries);
+        (Index, Name, Selector, SecretName, Registries, Format) = (index, name, selector, secretName, registries, format);
         _serviceAccounts = serviceAccounts.ToHashSet(StringComparer.Ordinal);
         _everyServiceAccount = _serviceAccounts.Contains("*");
         _excluded = excluded.ToHashSet(StringComparer.Ordinal);
@@ -35,6 +35,9 @@ internal sealed class PullSecretProfile
     public LabelSelector Selector { get; }
 
     public string SecretName { get; }
+
+    /// <summary>What the profile's secret holds.</summary>
+    public SecretFormat Format { get; }
 
     /// <summary>Indexes into the configured registries, in order, without repeats.</summary>
     public IReadOnlyList<int> Registries { get; }
@@ -54,7 +57,10 @@ internal sealed class PullSecretProfile
 /// <summary>
 /// The configured profiles, in order (at most 64, so that a namespace's profiles are a bit set).
 /// With no <c>EcrDaemon:Profiles</c>, one profile named <c>default</c>: today's NamespaceSelector,
-/// SecretName, ServiceAccounts and every registry.
+/// SecretName, ServiceAccounts and every registry. A profile of Argo CD repository credentials
+/// writes one secret per registry, so it stands here as one profile per registry, named
+/// <c>&lt;profile&gt;/&lt;registry&gt;</c>, with the secret <c>&lt;SecretName&gt;-&lt;registry&gt;</c>
+/// (<see cref="Expand"/>).
 /// </summary>
 internal sealed class PullSecretProfiles : IReadOnlyList<PullSecretProfile>
 {
@@ -89,15 +95,34 @@ internal sealed class PullSecretProfiles : IReadOnlyList<PullSecretProfile>
 
         var registryIndex = options.Registries.Select((r, i) => (r.Name, i)).Where(r => !string.IsNullOrEmpty(r.Name))
             .ToDictionary(r => r.Name!, r => r.i, StringComparer.Ordinal);
-        return new([.. options.Profiles.Select((p, i) => new PullSecretProfile(
-            i,
-            p.Name!,
-            LabelSelector.Parse(p.NamespaceSelector!),
-            p.SecretName!,
-            [.. p.Registries.Select(r => registryIndex[r]).Distinct()],
-            (IEnumerable<string>?)p.ServiceAccounts ?? EcrDaemonOptions.DefaultServiceAccounts,
-            excluded.Concat(p.ExcludedNamespaces ?? [])))]);
+        var profiles = new List<PullSecretProfile>();
+        foreach (var p in options.Profiles)
+        {
+            foreach (var (name, secretName, registries) in Expand(p))
+            {
+                profiles.Add(new PullSecretProfile(
+                    profiles.Count,
+                    name,
+                    LabelSelector.Parse(p.NamespaceSelector!),
+                    secretName,
+                    [.. registries.Select(r => registryIndex[r]).Distinct()],
+                    p.Format == SecretFormat.ArgoCdRepositoryCredentials ? [] : (IEnumerable<string>?)p.ServiceAccounts ?? EcrDaemonOptions.DefaultServiceAccounts,
+                    excluded.Concat(p.ExcludedNamespaces ?? []),
+                    p.Format));
+            }
+        }
+
+        return new([.. profiles]);
     }
+
+    /// <summary>
+    /// The profiles one configured profile stands as, each with its name, secret name and registry names: itself,
+    /// or for Argo CD repository credentials one per registry (<c>&lt;profile&gt;/&lt;registry&gt;</c>, secret <c>&lt;SecretName&gt;-&lt;registry&gt;</c>).
+    /// </summary>
+    public static IEnumerable<(string Name, string SecretName, IReadOnlyList<string> Registries)> Expand(ProfileOptions profile) =>
+        profile.Format == SecretFormat.ArgoCdRepositoryCredentials
+            ? profile.Registries.Distinct(StringComparer.Ordinal).Select(r => ($"{profile.Name}/{r}", $"{profile.SecretName}-{r}", (IReadOnlyList<string>)[r]))
+            : [(profile.Name!, profile.SecretName!, [.. profile.Registries])];
 
     public IEnumerator<PullSecretProfile> GetEnumerator() => ((IEnumerable<PullSecretProfile>)_profiles).GetEnumerator();
 

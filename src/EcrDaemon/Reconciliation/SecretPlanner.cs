@@ -44,7 +44,8 @@ internal static class SecretPlanner
     /// <param name="expiry">The desired expiry annotation (<see cref="PullSecretContent.Expiry"/>).</param>
     /// <param name="previousHash">The hash of the content for the tokens before the current ones, or null.</param>
     /// <param name="adoptUnmanaged">AdoptUnmanagedSecrets: a same-named secret without our label may be taken over.</param>
-    public static SecretAction Plan(SecretView? secret, string hash, string expiry, string? previousHash, bool adoptUnmanaged)
+    /// <param name="type">The type the profile's secret has (an image pull secret's, or Opaque for Argo CD's).</param>
+    public static SecretAction Plan(SecretView? secret, string hash, string expiry, string? previousHash, bool adoptUnmanaged, string type = Markers.DockerConfigJsonType)
     {
         if (secret is null)
         {
@@ -57,12 +58,14 @@ internal static class SecretPlanner
             return SecretAction.LeaveForeign;
         }
 
-        if (secret.Type != Markers.DockerConfigJsonType && secret.Type != Markers.DockerCfgType)
+        // A seed-style dockercfg may become an image pull secret; any other type cannot become what the profile writes.
+        var replaceable = type == Markers.DockerConfigJsonType && secret.Type == Markers.DockerCfgType;
+        if (secret.Type != type && !replaceable)
         {
             return SecretAction.LeaveWrongType;
         }
 
-        if (secret.Type == Markers.DockerCfgType)
+        if (replaceable)
         {
             return SecretAction.ReplaceDockerCfg;
         }

@@ -138,11 +138,11 @@ internal sealed class SecretWriter(IKubernetes client, ObjectCache<V1Secret, Sec
         {
             Name = SecretName,
             NamespaceProperty = ns,
-            Labels = new Dictionary<string, string> { [Markers.ManagedByLabel] = Markers.ManagedByValue },
+            Labels = new Dictionary<string, string>(content.Labels) { [Markers.ManagedByLabel] = Markers.ManagedByValue },
             Annotations = new Dictionary<string, string> { [Markers.ExpiresAtAnnotation] = content.Expiry },
         },
-        Type = Markers.DockerConfigJsonType,
-        Data = new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = content.DockerConfigJson },
+        Type = content.Type,
+        Data = content.Data.ToDictionary(),
     };
 
     /// <summary>Creates the managed secret holding <paramref name="content"/>: <see cref="WriteOutcome.Written"/> or <see cref="WriteOutcome.Conflict"/>.</summary>

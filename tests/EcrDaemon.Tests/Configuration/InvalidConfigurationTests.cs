@@ -176,6 +176,33 @@ public sealed class InvalidConfigurationTests
         AssertOneLineNaming(run, "EcrDaemon:Registries:2", "'acct-c'");
     }
 
+    [Fact]
+    public async Task An_Argo_CD_profile_with_ServiceAccounts_exits_2_with_one_line_naming_it()
+    {
+        var env = ProfilesEnvironment();
+        env["EcrDaemon__Profiles__0__Format"] = "ArgoCdRepositoryCredentials";
+        env["EcrDaemon__Profiles__0__ServiceAccounts__0"] = "default";
+
+        var run = await DaemonProcess.RunAsync(env, "run");
+
+        AssertOneLineNaming(run, "EcrDaemon:Profiles:0:ServiceAccounts", null);
+    }
+
+    [Fact]
+    public async Task An_Argo_CD_secret_name_that_another_profile_uses_exits_2_with_one_line_naming_it()
+    {
+        // Argo CD profile team-b writes <SecretName>-<registry>: ecr-acct-b, which profile team-a also names.
+        var env = ProfilesEnvironment();
+        env["EcrDaemon__Profiles__0__SecretName"] = "ecr-acct-b";
+        env["EcrDaemon__Profiles__1__SecretName"] = "ecr";
+        env["EcrDaemon__Profiles__1__Format"] = "ArgoCdRepositoryCredentials";
+        env.Remove("EcrDaemon__Profiles__1__ServiceAccounts");
+
+        var run = await DaemonProcess.RunAsync(env, "run");
+
+        AssertOneLineNaming(run, "EcrDaemon:Profiles:1:SecretName", "'ecr-acct-b'");
+    }
+
     private static void AssertOneLineNaming(ProcessResult run, string key, string? value)
     {
         Assert.True(run.ExitCode == 2, run.ToString());

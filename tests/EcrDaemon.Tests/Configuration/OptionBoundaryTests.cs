@@ -67,6 +67,7 @@ public sealed class OptionBoundaryTests(OptionBoundaryTests.Cluster cluster) : I
         new("Profiles:0:Registries:0", [P("r")], [P("s"), P("")]),
         new("Profiles:0:ServiceAccounts:0", [P("*"), P(Long253, syncs: false)], [P("Default"), P(Long254)]),
         new("Profiles:0:ExcludedNamespaces:0", [P("kube-system"), P(new string('a', 63))], [P("Kube"), P(new string('a', 64))]),
+        new("Profiles:0:Format", [P("DockerConfigJson"), P("ArgoCdRepositoryCredentials", syncs: false)], [P("ArgoCD"), P("")]),
         new("Registries:0:Region", [C("eu-west-1", syncs: false)], [C("Oregon"), C("us-west")]),
         new("Registries:0:AccountId", [C("000000000000", syncs: false)], [C("12345678901"), C("1234567890123")]),
         new("Registries:0:RoleArn",
@@ -241,7 +242,7 @@ public sealed class OptionBoundaryTests(OptionBoundaryTests.Cluster cluster) : I
             {
                 continue; // computed (TargetServiceAccounts, Excluded, Namespace)
             }
-            else if (property.PropertyType.Namespace == typeof(EcrDaemonOptions).Namespace)
+            else if (property.PropertyType.Namespace == typeof(EcrDaemonOptions).Namespace && !property.PropertyType.IsEnum)
             {
                 foreach (var item in OptionKeys(property.PropertyType, key + ":"))
                 {
