@@ -49,12 +49,7 @@ public sealed class EcrPublicFidelityTests : StandInTest
         var data = document.RootElement.GetProperty("authorizationData");
         Assert.Equal(JsonValueKind.Object, data.ValueKind);
         Assert.Equal(EcrStandIn.PublicToken(), data.GetProperty("authorizationToken").GetString());
-        // botocore parsed expiresAt as a timestamp; CLI v1 prints it back as epoch seconds, v2 as ISO 8601.
-        var printed = data.GetProperty("expiresAt");
-        var parsed = printed.ValueKind == JsonValueKind.Number
-            ? DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(printed.GetDouble() * 1000))
-            : DateTimeOffset.Parse(printed.GetString()!, CultureInfo.InvariantCulture);
-        Assert.Equal(expires, parsed);
+        Assert.Equal(expires, StandInFidelityTests.CliTimestamp(data.GetProperty("expiresAt")));
     }
 
     [ToolFact("aws")]

@@ -48,12 +48,7 @@ public sealed class StandInFidelityTests : StandInTest
         Assert.Equal(2, data.Count);
         Assert.Equal(EcrStandIn.TokenFor("111111111111"), data[0].GetProperty("authorizationToken").GetString());
         Assert.Equal("https://222222222222.dkr.ecr.us-west-2.amazonaws.com", data[1].GetProperty("proxyEndpoint").GetString());
-        // botocore parsed expiresAt as a timestamp; CLI v1 prints it back as epoch seconds, v2 as ISO 8601.
-        var printed = data[0].GetProperty("expiresAt");
-        var parsed = printed.ValueKind == JsonValueKind.Number
-            ? DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(printed.GetDouble() * 1000))
-            : DateTimeOffset.Parse(printed.GetString()!, CultureInfo.InvariantCulture);
-        Assert.Equal(expires, parsed);
+        Assert.Equal(expires, CliTimestamp(data[0].GetProperty("expiresAt")));
     }
 
     [ToolFact("aws")]
@@ -80,4 +75,9 @@ public sealed class StandInFidelityTests : StandInTest
         Assert.Contains("(InvalidSignatureException)", run.StandardError, StringComparison.Ordinal);
         Assert.False(Assert.Single(StandIn.Requests).SignatureValid);
     }
+
+    /// <summary>A timestamp the aws CLI printed back after botocore parsed it: epoch seconds (CLI v1) or ISO 8601 (v2).</summary>
+    internal static DateTimeOffset CliTimestamp(JsonElement printed) => printed.ValueKind == JsonValueKind.Number
+        ? DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(printed.GetDouble() * 1000))
+        : DateTimeOffset.Parse(printed.GetString()!, CultureInfo.InvariantCulture);
 }
