@@ -61,4 +61,34 @@ public sealed class Issue19ReviewTests : StandInTest
             Assert.Contains("could not reach the service", failure.Message, StringComparison.Ordinal);
         }
     }
+
+    /// <summary>
+    /// .NET's NO_PROXY is not curl's: "*" is no wildcard, "*.domain" matches nothing, and a bare domain matches that host
+    /// only, not its subdomains; only ".domain" does. The README says so, since a NO_PROXY written for curl (or Go) would
+    /// silently send the VPC endpoint's calls to the proxy. The proxy's log is the witness (a request is logged even when
+    /// the name does not resolve; a direct call to the unresolvable name never reaches it).
+    /// </summary>
+    [ToolTheory("tinyproxy")]
+    [InlineData("*", true)]
+    [InlineData("*.corp.example", true)]
+    [InlineData("corp.example", true)]
+    [InlineData(".corp.example", false)]
+    [InlineData("ecr.corp.example", false)]
+    public async Task NO_PROXY_matches_as_dotnet_reads_it_not_as_curl_does(string noProxy, bool proxied)
+    {
+        using var proxy = await TinyProxy.StartAsync();
+        var env = ProxyTests.WithProxy(new Dictionary<string, string?>
+        {
+            ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
+            ["AWS_SECRET_ACCESS_KEY"] = EcrStandIn.DefaultSecretAccessKey,
+            ["AWS_REGION"] = StandIn.Region,
+            ["AWS_ENDPOINT_URL_ECR"] = $"http://ecr.corp.example:{StandIn.Endpoint.Port}",
+            ["EcrDaemon__Ecr__Retry__MaxAttempts"] = "1",
+        }, proxy.Url, noProxy);
+
+        var run = await DaemonProcess.RunAsync(env, "check");
+
+        Assert.True(run.ExitCode == 1, run.ToString()); // the name resolves nowhere, directly or at the proxy
+        Assert.True(proxied == proxy.Requests.Contains($"POST http://ecr.corp.example:{StandIn.Endpoint.Port}/"), $"{run}\n{proxy.Describe()}");
+    }
 }
