@@ -246,3 +246,26 @@ One source for the ClusterRole's resourceNames and the admission policy's secret
 {{- range . }}{{ $quoted = append $quoted (printf "'%s'" .) }}{{ end -}}
 {{- join ", " $quoted -}}
 {{- end -}}
+
+{{/*
+Fails when an extraEnv entry names a variable the chart renders itself (compared without case: .NET reads
+configuration keys without case, and https_proxy before HTTPS_PROXY). Kubernetes would keep both and the
+container would run with the last, silently replacing the chart's: an EcrDaemon__ key would differ from the
+configuration the ClusterRole and admission policy are rendered from. Renders nothing.
+*/}}
+{{- define "ecr-daemon.validateExtraEnv" -}}
+{{- $rendered := list "aspnetcore_http_ports" "dotnet_running_in_container" "pod_name" "pod_namespace" -}}
+{{- range (include "ecr-daemon.configEnv" . | fromYamlArray) }}{{ $rendered = append $rendered (lower .name) }}{{ end -}}
+{{- with .Values.proxy -}}
+{{- if or .https .http -}}
+{{- if .https }}{{ $rendered = concat $rendered (list "https_proxy") }}{{ end -}}
+{{- if .http }}{{ $rendered = concat $rendered (list "http_proxy") }}{{ end -}}
+{{- if .noProxy }}{{ $rendered = concat $rendered (list "no_proxy") }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- range $i, $e := .Values.extraEnv -}}
+{{- if has (lower $e.name) $rendered -}}
+{{- fail (printf "extraEnv[%d] %s names a variable the chart sets itself (the container would run with only one of them); set it through the chart's values instead (an EcrDaemon__ key must match what the ClusterRole and admission policy are rendered from; proxy variables: proxy.* or, to read them from a Secret, leave proxy.https/proxy.http empty)" $i $e.name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using System.Xml;
 using Amazon.Runtime;
@@ -11,7 +12,7 @@ namespace EcrDaemon.Ecr;
 /// <c>x-amzn-ErrorType</c> header, a JSON body's <c>__type</c>, or an XML body's <c>Code</c>
 /// (moto and the query-protocol services answer authentication failures in XML).
 /// </summary>
-internal static class EcrErrorClassifier
+internal static partial class EcrErrorClassifier
 {
     private const int MaxServerMessageLength = 300;
 
@@ -239,9 +240,19 @@ internal static class EcrErrorClassifier
         return parts.Count == 0 ? "" : $" ({string.Join(": ", parts)})";
     }
 
+    /// <summary>
+    /// The first line of a message, with the user info of any URL it quotes removed: .NET names the proxy in its
+    /// errors (e.g. "The proxy tunnel request to proxy 'http://user:password@proxy:3128/' failed"), credentials and all.
+    /// </summary>
     private static string FirstLine(string text)
     {
         var newline = text.IndexOfAny(['\r', '\n']);
-        return (newline >= 0 ? text[..newline] : text).Trim();
+        return WithoutUserInfo((newline >= 0 ? text[..newline] : text).Trim());
     }
+
+    /// <summary><paramref name="text"/> with the user info of every URL in it (<c>scheme://user:password@</c>) replaced by <c>***</c>.</summary>
+    public static string WithoutUserInfo(string text) => UrlUserInfo().Replace(text, "${scheme}***@");
+
+    [GeneratedRegex(@"(?<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s'""]*@")]
+    private static partial Regex UrlUserInfo();
 }

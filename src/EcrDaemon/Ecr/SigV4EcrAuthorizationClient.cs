@@ -74,7 +74,7 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
         catch (HttpRequestException e)
         {
             return EcrCallResult.Failed(EcrFailure.Transient(EcrFailureReason.Network,
-                $"could not reach {request.Endpoint.Authority}: {e.HttpRequestError}: {e.Message}"));
+                $"could not reach {request.Endpoint.Authority}: {e.HttpRequestError}: {EcrErrorClassifier.WithoutUserInfo(e.Message)}"));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -25,8 +25,12 @@ internal sealed record ServiceAccountView(string Namespace, string Name, string 
     public bool AddedByUs(string secretName) => Markers.Lists(Added, secretName);
 }
 
-/// <summary>What reconcile needs to know of a managed secret: a hash of its data, not the data; immutable ones cannot be patched.</summary>
-internal sealed record SecretView(string Namespace, string ResourceVersion, string? Type, bool Managed, string? DataHash, string? Expiry, bool Immutable = false);
+/// <summary>
+/// What reconcile needs to know of a managed secret: a hash of its data, not the data; immutable ones cannot be patched;
+/// <see cref="RepoCreds"/>: it carries Argo CD's <c>argocd.argoproj.io/secret-type: repo-creds</c> label.
+/// </summary>
+internal sealed record SecretView(string Namespace, string ResourceVersion, string? Type, bool Managed, string? DataHash, string? Expiry, bool Immutable = false,
+    bool RepoCreds = false);
 
 /// <summary>
 /// What reconcile reads: the informers' caches of namespaces, ServiceAccounts and, per profile,
@@ -69,7 +73,8 @@ internal sealed class ClusterState
             Markers.IsManaged(secret.Metadata.Labels),
             strings.Share(PullSecretContent.HashOfData(secret.Data, profile.Format)),
             strings.Share(secret.Metadata.Annotations?.TryGetValue(Markers.ExpiresAtAnnotation, out var expiry) == true ? expiry : null),
-            secret.Immutable == true), changed))];
+            secret.Immutable == true,
+            secret.Metadata.Labels?.TryGetValue(Markers.ArgoCdSecretTypeLabel, out var argo) == true && argo == Markers.ArgoCdRepoCreds), changed))];
     }
 
     public PullSecretProfiles Profiles { get; }

@@ -52,7 +52,9 @@ internal static class SecretPlanner
             return SecretAction.Create;
         }
 
-        var mayTake = secret.Managed || adoptUnmanaged;
+        // An Opaque secret (Argo CD's format) may be anything: adoption takes only one that is already a repository credential.
+        var argo = type == Markers.OpaqueType;
+        var mayTake = secret.Managed || (adoptUnmanaged && (!argo || secret.RepoCreds));
         if (!mayTake)
         {
             return SecretAction.LeaveForeign;
@@ -70,7 +72,8 @@ internal static class SecretPlanner
             return SecretAction.ReplaceDockerCfg;
         }
 
-        if (secret.Managed && secret.DataHash == hash && secret.Expiry == expiry)
+        // Without its repo-creds label Argo CD ignores the credential: a missing label is repaired like the data.
+        if (secret.Managed && secret.DataHash == hash && secret.Expiry == expiry && (!argo || secret.RepoCreds))
         {
             return SecretAction.Nothing;
         }
