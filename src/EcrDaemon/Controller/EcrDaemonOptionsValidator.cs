@@ -47,6 +47,7 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
         }
 
         ValidateRegistryFlags(errors);
+        ValidateAliasesShadowNoRegistry(options.Registries, errors);
 
         ValidateProfiles(options, errors);
 
@@ -450,6 +451,38 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
                 if (!string.IsNullOrWhiteSpace(value) && !bool.TryParse(value, out _))
                 {
                     errors.Add($"{EcrDaemonOptions.SectionName}:Registries:{registry.Key}:{flag} '{value}' must be true or false");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// An alias that names another registry's own host would hand that registry's pulls this registry's password
+    /// (the first registry of a host wins), and two profiles would write two passwords for one host.
+    /// </summary>
+    private static void ValidateAliasesShadowNoRegistry(IList<RegistryOptions> registries, List<string> errors)
+    {
+        var hosts = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < registries.Count; i++)
+        {
+            var r = registries[i];
+            var host = r.Public ? Ecr.RegistryTarget.PublicHost
+                : !string.IsNullOrWhiteSpace(r.AccountId) && !string.IsNullOrWhiteSpace(r.Region) ? Ecr.RegistryTarget.HostOf(r.AccountId.Trim(), r.Region.Trim())
+                : null;
+            if (host is not null)
+            {
+                hosts.TryAdd(host, i);
+            }
+        }
+
+        for (var i = 0; i < registries.Count; i++)
+        {
+            for (var a = 0; a < registries[i].Aliases.Count; a++)
+            {
+                if (registries[i].Aliases[a]?.Trim() is { } alias && hosts.TryGetValue(alias, out var owner) && owner != i)
+                {
+                    errors.Add($"{EcrDaemonOptions.SectionName}:Registries:{i}:Aliases:{a} '{alias}' is the host of {EcrDaemonOptions.SectionName}:Registries:{owner}; "
+                        + "an alias may not name another registry's host (pulls from it would get this registry's password)");
                 }
             }
         }

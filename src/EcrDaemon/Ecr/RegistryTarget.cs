@@ -21,7 +21,11 @@ internal sealed record RegistryTarget(int Index, string Region, string? AccountI
         ? PublicHost
         : AccountId is null
         ? $"default.{Region}"
-        : $"{AccountId}.dkr.ecr.{Region}.amazonaws.com{(Region.StartsWith("cn-", StringComparison.Ordinal) ? ".cn" : "")}";
+        : HostOf(AccountId, Region);
+
+    /// <summary>The host of a private registry: <c>{account}.dkr.ecr.{region}.amazonaws.com</c> (<c>.cn</c> in China).</summary>
+    public static string HostOf(string accountId, string region) =>
+        $"{accountId}.dkr.ecr.{region}.amazonaws.com{(region.StartsWith("cn-", StringComparison.Ordinal) ? ".cn" : "")}";
 }
 
 /// <summary>A registry's outcome: its token, or why there is none, and the credentials used.</summary>

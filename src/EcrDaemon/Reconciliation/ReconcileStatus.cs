@@ -84,7 +84,8 @@ internal sealed class ReconcileStatus(EventRecorder events, ILogger logger, Pull
         var secretName = profile.SecretName;
         var how = adoptable
             ? $"its type {secret.Type} cannot hold a registry credential; delete it, or choose another secret name for profile {profile.Name}"
-            : $"to let ecr-daemon manage it, label it (kubectl label secret -n {secret.Namespace} {secretName} {Markers.ManagedByLabel}={Markers.ManagedByValue}) or set EcrDaemon__AdoptUnmanagedSecrets=true";
+            : $"to let ecr-daemon manage it, label it (kubectl label secret -n {secret.Namespace} {secretName} {Markers.ManagedByLabel}={Markers.ManagedByValue}) or set EcrDaemon__AdoptUnmanagedSecrets=true"
+                + (profile.Format == Configuration.SecretFormat.ArgoCdRepositoryCredentials ? $" and label it {Markers.ArgoCdSecretTypeLabel}={Markers.ArgoCdRepoCreds}" : "");
         logger.UnmanagedSecret(secret.Namespace, secretName, profile.Name, secret.Type ?? "", how);
         await events.WarningAsync(secret.Namespace, "Secret", secretName, "UnmanagedSecretExists",
             $"Secret {secretName} (profile {profile.Name}) exists and is not managed by ecr-daemon, so it was left untouched; {how}.", cancellationToken);

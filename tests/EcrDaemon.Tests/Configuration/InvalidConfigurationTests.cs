@@ -203,6 +203,25 @@ public sealed class InvalidConfigurationTests
         AssertOneLineNaming(run, "EcrDaemon:Profiles:1:SecretName", "'ecr-acct-b'");
     }
 
+    [Theory]
+    [InlineData("222222222222.dkr.ecr.us-west-2.amazonaws.com")] // another registry's own host
+    [InlineData("public.ecr.aws")]                              // ECR Public's host
+    public async Task An_alias_naming_another_registrys_host_exits_2_with_one_line_naming_it(string alias)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["AWS_REGION"] = "us-west-2",
+            ["EcrDaemon__Registries__0__AccountId"] = "111111111111",
+            ["EcrDaemon__Registries__0__Aliases__0"] = alias,
+            ["EcrDaemon__Registries__1__AccountId"] = "222222222222",
+            ["EcrDaemon__Registries__2__Public"] = "true",
+        };
+
+        var run = await DaemonProcess.RunAsync(env, "check");
+
+        AssertOneLineNaming(run, "EcrDaemon:Registries:0:Aliases:0", $"'{alias}' is the host of EcrDaemon:Registries:");
+    }
+
     private static void AssertOneLineNaming(ProcessResult run, string key, string? value)
     {
         Assert.True(run.ExitCode == 2, run.ToString());
