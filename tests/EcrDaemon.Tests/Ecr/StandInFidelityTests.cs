@@ -15,18 +15,7 @@ public sealed class StandInFidelityTests : StandInTest
 {
     private Task<ProcessResult> AwsAsync(string secretAccessKey, params string[] extra)
     {
-        var env = new Dictionary<string, string?>
-        {
-            ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
-            ["AWS_SECRET_ACCESS_KEY"] = secretAccessKey,
-            ["AWS_SESSION_TOKEN"] = null,
-            ["AWS_PROFILE"] = null,
-            ["AWS_ENDPOINT_URL"] = null,
-            ["AWS_ENDPOINT_URL_ECR"] = null,
-            ["AWS_EC2_METADATA_DISABLED"] = "true",
-            ["AWS_MAX_ATTEMPTS"] = "1",
-            ["AWS_RETRY_MODE"] = "standard",
-        };
+        var env = AwsCliEnvironment(secretAccessKey, "AWS_ENDPOINT_URL_ECR");
         return Tools.RunAsync(Tools.Require("aws"),
             ["ecr", "get-authorization-token", "--endpoint-url", StandIn.Endpoint.ToString(), "--region", StandIn.Region, "--output", "json", .. extra], env);
     }

@@ -30,23 +30,12 @@ public sealed class ArgoCdIssue19ReviewTests : IAsyncLifetime
 
     private Dictionary<string, string?> Settings(bool adopt)
     {
-        var settings = ProfileSetup.Settings([ProfileSetup.Platform], _h.Ecr);
-        foreach (var key in settings.Keys.Where(k => k.StartsWith("EcrDaemon:Profiles:", StringComparison.Ordinal)).ToList())
-        {
-            settings.Remove(key);
-        }
-
-        settings["EcrDaemon:Profiles:0:Name"] = "argocd";
-        settings["EcrDaemon:Profiles:0:NamespaceSelector"] = "argocd=true";
-        settings["EcrDaemon:Profiles:0:SecretName"] = "ecr-helm";
-        settings["EcrDaemon:Profiles:0:Registries:0"] = ProfileSetup.RegistryA;
-        settings["EcrDaemon:Profiles:0:Registries:1"] = ProfileSetup.RegistryB;
-        settings["EcrDaemon:Profiles:0:Format"] = "ArgoCdRepositoryCredentials";
+        var settings = ProfileSetup.ArgoCdSettings(_h.Ecr);
         settings["EcrDaemon:AdoptUnmanagedSecrets"] = adopt ? "true" : "false";
         return settings;
     }
 
-    private static string Text(JsonNode secret, string key) => Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]![key]!.GetValue<string>()));
+    private static string Text(JsonNode secret, string key) => ProfileSetup.DataText(secret, key);
 
     private int EventsIn(string ns, string reason) =>
         _h.Cluster.Store.InNamespace(ResourceType.Events, ns).Count(e => e.Node["reason"]?.GetValue<string>() == reason);

@@ -27,21 +27,10 @@ public sealed class ArgoCdRepositoryCredentialsTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
+    /// <summary>The Argo CD profile, and beside it an image pull secret profile team-a (team=a, ecr-team-a, acct-a).</summary>
     private Dictionary<string, string?> Settings()
     {
-        // The two registries as the profile tests configure them; the profiles are these.
-        var settings = ProfileSetup.Settings([ProfileSetup.Platform], _h.Ecr);
-        foreach (var key in settings.Keys.Where(k => k.StartsWith("EcrDaemon:Profiles:", StringComparison.Ordinal)).ToList())
-        {
-            settings.Remove(key);
-        }
-
-        settings["EcrDaemon:Profiles:0:Name"] = "argocd";
-        settings["EcrDaemon:Profiles:0:NamespaceSelector"] = "argocd=true";
-        settings["EcrDaemon:Profiles:0:SecretName"] = "ecr-helm";
-        settings["EcrDaemon:Profiles:0:Registries:0"] = ProfileSetup.RegistryA;
-        settings["EcrDaemon:Profiles:0:Registries:1"] = ProfileSetup.RegistryB;
-        settings["EcrDaemon:Profiles:0:Format"] = "ArgoCdRepositoryCredentials";
+        var settings = ProfileSetup.ArgoCdSettings(_h.Ecr);
         settings["EcrDaemon:Profiles:1:Name"] = "team-a";
         settings["EcrDaemon:Profiles:1:NamespaceSelector"] = "team=a";
         settings["EcrDaemon:Profiles:1:SecretName"] = "ecr-team-a";
@@ -49,7 +38,7 @@ public sealed class ArgoCdRepositoryCredentialsTests : IAsyncLifetime
         return settings;
     }
 
-    private static string Text(JsonNode secret, string key) => Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]![key]!.GetValue<string>()));
+    private static string Text(JsonNode secret, string key) => ProfileSetup.DataText(secret, key);
 
     [ToolFact("helm")]
     public async Task Argo_CD_gets_one_repository_credential_per_registry_kept_fresh_in_place_and_no_ServiceAccount_is_touched()

@@ -79,6 +79,30 @@ internal static class ProfileSetup
         return settings;
     }
 
+    /// <summary>
+    /// Settings for the Argo CD repository credentials profile <c>argocd</c> (namespaces labelled argocd=true, secrets
+    /// ecr-helm-acct-a and ecr-helm-acct-b) as profile 0, over acct-a and acct-b at <paramref name="ecr"/>.
+    /// </summary>
+    public static Dictionary<string, string?> ArgoCdSettings(EcrStandIn ecr)
+    {
+        var settings = Settings([Platform], ecr);
+        foreach (var key in settings.Keys.Where(k => k.StartsWith("EcrDaemon:Profiles:", StringComparison.Ordinal)).ToList())
+        {
+            settings.Remove(key);
+        }
+
+        settings["EcrDaemon:Profiles:0:Name"] = "argocd";
+        settings["EcrDaemon:Profiles:0:NamespaceSelector"] = "argocd=true";
+        settings["EcrDaemon:Profiles:0:SecretName"] = "ecr-helm";
+        settings["EcrDaemon:Profiles:0:Registries:0"] = RegistryA;
+        settings["EcrDaemon:Profiles:0:Registries:1"] = RegistryB;
+        settings["EcrDaemon:Profiles:0:Format"] = "ArgoCdRepositoryCredentials";
+        return settings;
+    }
+
+    /// <summary>A stored secret's data value <paramref name="key"/>, decoded as text.</summary>
+    public static string DataText(JsonNode secret, string key) => Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]![key]!.GetValue<string>()));
+
     public static string AccountOf(string registry) => registry switch
     {
         RegistryA => AccountA,
