@@ -35,7 +35,7 @@ internal sealed class PullSecretContent
     public SecretFormat Format { get; }
 
     /// <summary>The secret's type.</summary>
-    public string Type => TypeOf(Format);
+    public string Type => Format == SecretFormat.ArgoCdRepositoryCredentials ? Markers.OpaqueType : Markers.DockerConfigJsonType;
 
     /// <summary>Labels the secret carries besides ours (Argo CD's).</summary>
     public IReadOnlyDictionary<string, string> Labels => Format == SecretFormat.ArgoCdRepositoryCredentials ? ArgoCdLabels : NoLabels;
@@ -55,9 +55,6 @@ internal sealed class PullSecretContent
     public string Expiry { get; }
 
     public IReadOnlyList<string> Hosts { get; }
-
-    /// <summary>The type of the secret a profile of <paramref name="format"/> writes.</summary>
-    public static string TypeOf(SecretFormat format) => format == SecretFormat.ArgoCdRepositoryCredentials ? Markers.OpaqueType : Markers.DockerConfigJsonType;
 
     public static PullSecretContent From(IEnumerable<EcrAuthorizationToken> tokens) => From(TokenSet.From(tokens));
 
