@@ -158,9 +158,9 @@ internal sealed class DaemonHarness : IAsyncDisposable
     /// </summary>
     public async Task<Uri> BoundHttpEndpointAsync()
     {
-        await Poll.Until(() => HasExited || Address.Port != 0, () => $"address {Address}");
+        await Poll.Until(() => HasExited || Address is { Port: not 0 }, () => $"address {Address?.ToString() ?? "(none yet)"}");
         AssertRunning();
-        return Address;
+        return Address!;
     }
 
     /// <summary>True once the daemon's run has ended.</summary>
@@ -308,7 +308,8 @@ internal sealed class DaemonHarness : IAsyncDisposable
     public IReadOnlyList<RequestRecord> DaemonWrites(long mark) => [.. DaemonRequests(mark).Where(r => r.IsWrite && r.Resource != "events")];
 
     /// <summary>The daemon's HTTP endpoint (/metrics, /livez, /readyz).</summary>
-    private Uri Address => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+    /// <summary>Null until Kestrel has published its address: the list starts empty, then holds port 0 until it binds.</summary>
+    private Uri? Address => Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.FirstOrDefault() is { } address ? new(address) : null;
 
     public string Describe(IEnumerable<string> namespaces) =>
         string.Join("; ", namespaces.Select(ns => $"{ns}: password={PasswordIn(ns)}, default SA={string.Join(",", PullSecrets(ns) ?? ["(none)"])}"))
