@@ -23,9 +23,11 @@ internal enum WatchEventType
 
 /// <summary>
 /// The daemon's own watch client: <c>GET &lt;path&gt;?watch=true</c> through the client's own
-/// <see cref="HttpClient"/> (its handlers: authentication, <see cref="ApiRequestHandler"/>'s metrics,
-/// rate limit and field manager) and <see cref="k8s.Kubernetes.Credentials"/>, decoding each
-/// newline-delimited event with a source-generated <see cref="JsonTypeInfo{T}"/>, one pass per line.
+/// <see cref="HttpClient"/> and <see cref="k8s.Kubernetes.Credentials"/>, so that a watch is
+/// authenticated and handled like every other request of the client (<see cref="ApiRequestHandler"/>
+/// counts it in the request metrics, and by its own rule exempts it from the rate limit and the
+/// per-request timeout). Each newline-delimited event is decoded with a source-generated
+/// <see cref="JsonTypeInfo{T}"/>, in one pass per line, from a pooled buffer (no string per line).
 /// <list type="bullet">
 /// <item>A non-2xx answer to the request is thrown as <see cref="HttpOperationException"/> with the status and body, as KubernetesClient's calls do.</item>
 /// <item>An <c>ERROR</c> event (410 Expired or any other status) is passed to <c>onError</c> as a <see cref="KubernetesException"/> with its status, and the stream ends.</item>
@@ -292,6 +294,11 @@ internal sealed class WatchStream(k8s.Kubernetes client)
         {
             // The reader's and serializer's messages name a position or a JSON path, never a value.
             return Bad($"it is not valid JSON: {e.Message}");
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or NotSupportedException or OverflowException or ArgumentException)
+        {
+            // A model's own converter refused a value (a timestamp, a quantity); its message may quote the value, so only its type.
+            return Bad($"a value in it could not be decoded ({e.GetType().Name})");
         }
 
         Decoded<T> Bad(string why) => new(default, null, new InvalidDataException($"line {number} of the watch of {path} is not a watch event: {why}"));

@@ -299,15 +299,18 @@ public sealed class WatchStreamTests
     [InlineData("{\"object\":{\"kind\":\"Namespace\"}}\n", "it has no type")]
     [InlineData("{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":5}}}\n", "not valid JSON")]
     [InlineData("{\"type\":\"ADDED\",\"object\":{}} {}\n", "not valid JSON")]
+    [InlineData("{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\",\"creationTimestamp\":\"yesterday at noon\"}}}\n", "could not be decoded (FormatException)")]
     [InlineData("{\"type\":\"ERROR\",\"object\":null}\n", "its ERROR has no status")]
     public async Task A_line_that_is_not_a_watch_event_is_reported_and_ends_the_stream(string bad, string why)
     {
         var run = await Watch(Line("ADDED", Ns("a", "8")), bad, Line("ADDED", Ns("b", "9")));
 
+        Assert.Null(run.Thrown);
         Assert.Equal(["Added a 8"], run.Events);
         var e = Assert.IsType<InvalidDataException>(Assert.Single(run.Errors));
         Assert.StartsWith("line 2 of the watch of /api/v1/namespaces is not a watch event: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(why, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("yesterday", e.Message, StringComparison.Ordinal); // never a value from the line
         Assert.Null(run.Thrown);
     }
 
