@@ -42,16 +42,17 @@ internal static class InformerRegistration
     {
         var client = sp.GetRequiredService<IKubernetes>();
         var state = sp.GetRequiredService<ClusterState>();
+        var watches = WatchStream.For(client);
         List<IInformer> informers =
         [
             Informer(sp, "namespaces", state.Namespaces,
                 async (limit, next, ct) => Page(await client.CoreV1.ListNamespaceAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
-                (rv, timeout, onError, ct) => client.CoreV1.WatchListNamespaceAsync(
-                    allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct)),
+                (rv, timeout, onError, ct) => watches.WatchAsync(
+                    "/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, rv, timeout, fieldSelector: null, onError, ct)),
             Informer(sp, "serviceaccounts", state.ServiceAccounts,
                 async (limit, next, ct) => Page(await client.CoreV1.ListServiceAccountForAllNamespacesAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
-                (rv, timeout, onError, ct) => client.CoreV1.WatchListServiceAccountForAllNamespacesAsync(
-                    allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct)),
+                (rv, timeout, onError, ct) => watches.WatchAsync(
+                    "/api/v1/serviceaccounts", SourceGenerationContext.Default.V1ServiceAccount, rv, timeout, fieldSelector: null, onError, ct)),
         ];
 
         // Per profile, only the secrets named as its secret, by field selector metadata.name=<SecretName>
@@ -62,8 +63,8 @@ internal static class InformerRegistration
             informers.Add(Informer(sp, state.Profiles.Count == 1 ? "secrets" : $"secrets {profile.SecretName}", state.Secrets(profile),
                 async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
                     fieldSelector: selector, limit: limit, continueParameter: next, cancellationToken: ct)),
-                (rv, timeout, onError, ct) => client.CoreV1.WatchListSecretForAllNamespacesAsync(
-                    allowWatchBookmarks: true, fieldSelector: selector, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct)));
+                (rv, timeout, onError, ct) => watches.WatchAsync(
+                    "/api/v1/secrets", SourceGenerationContext.Default.V1Secret, rv, timeout, selector, onError, ct)));
         }
 
         return informers;
