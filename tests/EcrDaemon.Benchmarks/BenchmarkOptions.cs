@@ -5,7 +5,8 @@ namespace EcrDaemon.Benchmarks;
 internal sealed record BenchmarkOptions
 {
     public const string Usage = """
-        usage: EcrDaemon.Benchmarks [options]            (bash scripts/benchmark.sh runs it on the published daemon)
+        usage: EcrDaemon.Benchmarks [options]            (bash scripts/benchmark.sh runs it on the published daemon;
+                                                         bash scripts/benchmark.sh --compare on the JIT and the AOT build)
           --namespaces N,N,...           opted-in namespaces per scale run (default 100,1000,10000), 3 ServiceAccounts each
           --latency-namespaces N         namespaces labelled one at a time for the latency percentiles (default 200)
           --steady SECONDS               steady state with no changes (default 300; 60 when comparing daemons)
