@@ -4,17 +4,28 @@
 # its own process, the test cluster and the ECR stand-in in the benchmark's. About 25 minutes with
 # the defaults; the tables go to stdout and to out/benchmark/results.md, daemon logs to out/benchmark/logs.
 #
-#   bash scripts/benchmark.sh [options]      e.g. --namespaces 100,1000 --steady 60; --help lists them
+#   bash scripts/benchmark.sh [options]            e.g. --namespaces 100,1000 --steady 60; --help lists them
+#   bash scripts/benchmark.sh --compare [options]  today's JIT build and the Native AOT build side by side (issue 20):
+#                                                  publishes both (`publish.sh --jit DIR` and `publish.sh DIR`), timing
+#                                                  each, then runs the scale run at each N and an idle run once per build.
+#                                                  Steady state 60 s unless --steady; about 25 minutes with the defaults
+#                                                  (100, 1,000 and 10,000 namespaces), 12 with --namespaces 100,1000.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 bench=tests/EcrDaemon.Benchmarks/bin/Release/net10.0/EcrDaemon.Benchmarks.dll
+compare=false
+args=()
 for arg in "$@"; do
   if [[ "$arg" == "--help" || "$arg" == "-h" ]]; then   # the usage only; the last results stay
     dotnet build tests/EcrDaemon.Benchmarks -c Release -v quiet -nologo >/dev/null
     exec dotnet "$bench" --help
+  elif [[ "$arg" == "--compare" ]]; then
+    compare=true
+  else
+    args+=("$arg")
   fi
 done
 
@@ -23,7 +34,36 @@ export PATH="$root/.tools/bin:$PATH"
 out="$root/out/benchmark"
 rm -rf "$out"
 mkdir -p "$out"
-bash scripts/publish.sh "$out/daemon" >/dev/null
+
+# Publishes one build into $out/LABEL with scripts/publish.sh ARGS..., from clean (the daemon project's bin and obj
+# removed first, so that neither build reuses the other's or an earlier build's output; NuGet packages come from the
+# local cache), and appends its wall time to the program's arguments.
+daemons=()
+publish() {
+  local label="$1"; shift
+  local start end
+  echo "benchmark: publishing $label from clean (scripts/publish.sh ${*:+$* }$out/$label)" >&2
+  rm -rf src/EcrDaemon/bin src/EcrDaemon/obj
+  start=$(date +%s.%N)
+  bash scripts/publish.sh "$@" "$out/$label" >"$out/publish-$label.log" 2>&1 || { cat "$out/publish-$label.log" >&2; exit 1; }
+  end=$(date +%s.%N)
+  daemons+=(--daemon "$label=$out/$label/EcrDaemon" --publish-seconds "$label=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')")
+}
+
+if $compare; then
+  if grep -q -- '--jit' scripts/publish.sh; then
+    publish jit --jit
+    publish aot
+  else
+    # Before scripts/publish.sh has --jit (issue 20), its default is today's JIT build: compare it with itself.
+    echo "benchmark: scripts/publish.sh has no --jit yet: comparing two publishes of its default build, labelled jit and jit2" >&2
+    publish jit
+    publish jit2
+  fi
+else
+  bash scripts/publish.sh "$out/daemon" >/dev/null
+  daemons=(--daemon "$out/daemon/EcrDaemon")
+fi
+
 dotnet build tests/EcrDaemon.Benchmarks -c Release -v quiet -nologo >/dev/null
-dotnet "$bench" \
-  --daemon "$out/daemon/EcrDaemon" --work "$out/logs" "$@" | tee "$out/results.md"
+dotnet "$bench" "${daemons[@]}" --work "$out/logs" ${args[@]+"${args[@]}"} | tee "$out/results.md"

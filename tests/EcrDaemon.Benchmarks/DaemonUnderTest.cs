@@ -4,14 +4,18 @@ using EcrDaemon.Testing;
 
 namespace EcrDaemon.Benchmarks;
 
-/// <summary>What the daemon process used in one phase.</summary>
-internal sealed record PhaseUsage(double PeakRssMb, double CpuSeconds);
+/// <summary>
+/// What the daemon process used in one phase: the highest resident set sampled, CPU seconds (user + system), the median
+/// of the resident set's samples over the phase and the resident set at its end (NaN once the process has exited).
+/// </summary>
+internal sealed record PhaseUsage(double PeakRssMb, double CpuSeconds, double MedianRssMb, double EndRssMb);
 
 /// <summary>
 /// The daemon as its own process (the published build, or the EcrDaemon.dll built next to the
 /// benchmark), authenticated as its ServiceAccount, with its output in a log file. Its memory and
 /// CPU are read from /proc through <see cref="Process"/>: the resident set is sampled every 50 ms so
-/// that each phase has its own peak, and the kernel's high-water mark (VmHWM) gives the overall peak.
+/// that each phase has its own peak and median, and the kernel's high-water mark (VmHWM) gives the overall peak.
+/// /readyz is polled on the daemon's own port from the process start until its first 200.
 /// </summary>
 internal sealed class DaemonUnderTest : IAsyncDisposable
 {
@@ -20,21 +24,31 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     private readonly StreamWriter _log;
     private readonly Task _sampler;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Task _readiness;
+    private readonly List<long> _phaseSamples = [];
+    private long _readyTicks = -1;
     private long _phasePeakRss;
     private long _runPeakRss;
     private TimeSpan _phaseCpu;
 
-    private DaemonUnderTest(Process process, string home, StreamWriter log)
+    private DaemonUnderTest(Process process, string home, StreamWriter log, Stopwatch started, Uri readyz)
     {
         _process = process;
         _home = home;
         _log = log;
-        Started = Stopwatch.StartNew();
+        Started = started;
         _sampler = Task.Run(SampleAsync);
+        _readiness = Task.Run(() => PollReadinessAsync(readyz));
     }
 
     /// <summary>Time since the process was started.</summary>
     public Stopwatch Started { get; }
+
+    /// <summary>
+    /// From the process start to the first 200 from /readyz (the informers synced once and a token is held), polled every
+    /// 5 ms; null while it has not answered 200.
+    /// </summary>
+    public TimeSpan? Ready => Interlocked.Read(ref _readyTicks) is var ticks and >= 0 ? TimeSpan.FromTicks(ticks) : null;
 
     public bool HasExited => _process.HasExited;
 
@@ -70,10 +84,11 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     public static DaemonUnderTest Start(string daemon, BenchCluster cluster, IReadOnlyDictionary<string, string> settings, string logPath)
     {
         var home = Directory.CreateTempSubdirectory("ecrdaemon-bench-home-").FullName;
+        var port = FreePort();
         var environment = new Dictionary<string, string?>
         {
             ["KUBECONFIG"] = cluster.DaemonKubeconfig,
-            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
             ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
             ["AWS_SECRET_ACCESS_KEY"] = EcrStandIn.DefaultSecretAccessKey,
             ["AWS_REGION"] = cluster.Ecr.Region,
@@ -106,10 +121,11 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         var process = new Process { StartInfo = psi };
         process.OutputDataReceived += (_, e) => Write(log, e.Data);
         process.ErrorDataReceived += (_, e) => Write(log, e.Data);
+        var started = Stopwatch.StartNew();
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new DaemonUnderTest(process, home, log) { LogPath = logPath };
+        return new DaemonUnderTest(process, home, log, started, new Uri($"http://127.0.0.1:{port}/readyz")) { LogPath = logPath };
     }
 
     /// <summary>
@@ -119,17 +135,27 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     public PhaseUsage EndPhase()
     {
         var peak = Interlocked.Exchange(ref _phasePeakRss, 0);
+        long[] samples;
+        lock (_phaseSamples)
+        {
+            samples = [.. _phaseSamples];
+            _phaseSamples.Clear();
+        }
+
+        Array.Sort(samples);
+        var median = samples.Length == 0 ? double.NaN : Mb(samples[samples.Length / 2]);
         try
         {
             _process.Refresh();
             var cpu = _process.TotalProcessorTime;
-            var usage = new PhaseUsage(Mb(Math.Max(peak, _process.WorkingSet64)), (cpu - _phaseCpu).TotalSeconds);
+            var end = _process.WorkingSet64;
+            var usage = new PhaseUsage(Mb(Math.Max(peak, end)), (cpu - _phaseCpu).TotalSeconds, median, Mb(end));
             _phaseCpu = cpu;
             return usage;
         }
         catch (InvalidOperationException)
         {
-            return new PhaseUsage(Mb(peak), double.NaN);
+            return new PhaseUsage(Mb(peak), double.NaN, median, double.NaN);
         }
     }
 
@@ -150,6 +176,7 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     {
         await _stop.CancelAsync();
         await _sampler;
+        await _readiness;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
@@ -167,6 +194,14 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     }
 
     private static double Mb(long bytes) => bytes / 1024.0 / 1024.0;
+
+    /// <summary>A loopback port that was free a moment ago (the daemon binds it; another process taking it first would show as no /readyz time).</summary>
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
 
     private static void RaiseTo(ref long peak, long value)
     {
@@ -187,6 +222,44 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         }
     }
 
+    private async Task PollReadinessAsync(Uri readyz)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        while (!_stop.IsCancellationRequested && !_process.HasExited)
+        {
+            try
+            {
+                using var response = await http.GetAsync(readyz, _stop.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    Interlocked.Exchange(ref _readyTicks, Started.Elapsed.Ticks);
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            catch (TaskCanceledException) when (!_stop.IsCancellationRequested)
+            {
+                // a slow answer: ask again
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(5, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
     private async Task SampleAsync()
     {
         while (!_stop.IsCancellationRequested && !_process.HasExited)
@@ -197,6 +270,10 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
                 var rss = _process.WorkingSet64;
                 RaiseTo(ref _phasePeakRss, rss);
                 RaiseTo(ref _runPeakRss, rss);
+                lock (_phaseSamples)
+                {
+                    _phaseSamples.Add(rss);
+                }
 
                 await Task.Delay(50, _stop.Token);
             }

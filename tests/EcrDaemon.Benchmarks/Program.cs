@@ -31,9 +31,33 @@ var failures = new List<string>();
 var scale = new List<ScaleResult>();
 foreach (var n in options.Namespaces)
 {
-    var run = await ScaleRun.RunAsync(options, n);
-    failures.AddRange(run.Failures);
-    scale.Add(run);
+    foreach (var daemon in options.Daemons)
+    {
+        var run = await ScaleRun.RunAsync(options, daemon, n);
+        failures.AddRange(run.Failures);
+        scale.Add(run);
+    }
+}
+
+var idle = new List<IdleResult>();
+if (options.IdleNamespaces > 0)
+{
+    foreach (var daemon in options.Daemons)
+    {
+        var run = await IdleRun.RunAsync(options, daemon);
+        failures.AddRange(run.Failures);
+        idle.Add(run);
+    }
+}
+
+if (options.Comparing || idle.Count > 0)
+{
+    Section(Report.Builds(options, idle));
+}
+
+if (options.Comparing && scale.Count > 0)
+{
+    Section(Report.Comparison(scale, options));
 }
 
 if (scale.Count > 0)
@@ -64,7 +88,7 @@ if (options.RateLimitNamespaces > 0)
 if (options.SeedNamespaces > 0)
 {
     var seed = await SeedRun.RunAsync(options);
-    Section(Report.Seed(seed, scale.FirstOrDefault(r => r.Namespaces == seed.Namespaces)));
+    Section(Report.Seed(seed, scale.FirstOrDefault(r => r.Namespaces == seed.Namespaces && r.Label == options.Daemons[0].Label)));
 }
 
 foreach (var failure in failures)

@@ -19,15 +19,21 @@ internal static class Report
             ## Machine
 
             - {Environment.ProcessorCount} cores ({cpu}), {memory} memory, {os ?? RuntimeInformation.OSDescription}
-            - {RuntimeInformation.FrameworkDescription}; daemon: `{options.Daemon}`
+            - {RuntimeInformation.FrameworkDescription}; {Daemons(options)}
             - {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; the test cluster and the ECR stand-in run in the benchmark's process, the daemon in its own
 
             """;
     }
 
+    private static string Daemons(BenchmarkOptions options) => options.Daemons.Count == 1 && options.Daemons[0].Label.Length == 0
+        ? $"daemon: `{options.Daemon}`"
+        : "daemons: " + string.Join(", ", options.Daemons.Select(d => $"{d.Label} `{d.Path}`"));
+
+    private static string Column(ScaleResult r) => r.Label.Length == 0 ? $"N = {r.Namespaces:N0}" : $"N = {r.Namespaces:N0}, {r.Label}";
+
     public static string Scale(IReadOnlyList<ScaleResult> runs, BenchmarkOptions options)
     {
-        var t = new Table(["", .. runs.Select(r => $"N = {r.Namespaces:N0}")]);
+        var t = new Table(["", .. runs.Select(Column)]);
         t.Row("**Cold start** until every namespace is in sync (s)", runs.Select(r => F(r.ColdSeconds, 1)));
         t.Row("secret creates / minimum (N)", runs.Select(r => Ratio(r.Cold["create", "secrets"], r.Namespaces)));
         t.Row("ServiceAccount patches / minimum (3N)", runs.Select(r => Ratio(r.Cold.Writes("serviceaccounts"), r.TargetedServiceAccounts)));
@@ -64,7 +70,7 @@ internal static class Report
 
     public static string Requests(IReadOnlyList<ScaleResult> runs)
     {
-        var t = new Table(["phase", "verb", "resource", .. runs.Select(r => $"N = {r.Namespaces:N0}")]);
+        var t = new Table(["phase", "verb", "resource", .. runs.Select(Column)]);
         foreach (var (phase, counts) in new (string, Func<ScaleResult, RequestCounts>)[] { ("cold start", r => r.Cold), ("rotation", r => r.Rotation), ("steady state", r => r.SteadyRequests) })
         {
             foreach (var key in runs.SelectMany(r => counts(r).ByVerb.Keys).Distinct().Order())
@@ -75,6 +81,76 @@ internal static class Report
 
         return $"""
             ## The daemon's requests by verb and resource
+
+            {t}
+            """;
+    }
+
+    /// <summary>The daemons side by side, one column per N and daemon: readiness, memory and CPU, and the counts that must be at the minimum.</summary>
+    public static string Comparison(IReadOnlyList<ScaleResult> runs, BenchmarkOptions options)
+    {
+        var t = new Table(["", .. runs.Select(Column)]);
+        t.Row("process start to the first /readyz 200 (s)", runs.Select(r => F(r.ReadySeconds, 2)));
+        t.Row("**cold start** until every namespace is in sync (s)", runs.Select(r => F(r.ColdSeconds, 1)));
+        var phases = runs.SelectMany(r => r.Usage.Keys).Distinct().ToList();
+        foreach (var phase in phases)
+        {
+            t.Row($"peak RSS (MB): {phase}", runs.Select(r => r.Usage.TryGetValue(phase, out var u) ? F(u.PeakRssMb, 0) : "–"));
+        }
+
+        t.Row("**peak RSS, whole run (VmHWM, MB)**", runs.Select(r => F(r.PeakRssMb, 0)));
+        t.Row($"**steady RSS** (MB): median over the {options.Steady.TotalSeconds:0} s steady state / at its end",
+            runs.Select(r => r.Usage.TryGetValue(SteadyPhase, out var u) ? $"{F(u.MedianRssMb, 0)} / {F(u.EndRssMb, 0)}" : "–"));
+        foreach (var phase in phases)
+        {
+            t.Row($"CPU (s): {phase}", runs.Select(r => r.Usage.TryGetValue(phase, out var u) ? F(u.CpuSeconds, 1) : "–"));
+        }
+
+        t.Row("CPU (s): whole run", runs.Select(r => F(r.Usage.Values.Sum(u => u.CpuSeconds), 1)));
+        t.Row("cold start: secret and ServiceAccount writes / minimum (N + 3N)", runs.Select(r => Ratio(r.Cold.ObjectWrites, r.Namespaces + r.TargetedServiceAccounts)));
+        t.Row("rotation: secret writes / minimum (N)", runs.Select(r => Ratio(r.Rotation.Writes("secrets"), r.Namespaces)));
+        t.Row("rotation: ServiceAccount writes / GetAuthorizationToken calls (minimum 0 / 1)", runs.Select(r => $"{I(r.Rotation.Writes("serviceaccounts"))} / {I(r.RotationEcrCalls)}"));
+        t.Row("steady state: writes (minimum 0)", runs.Select(r => I(r.SteadyRequests.AllWrites)));
+        t.Row("new namespace p50 / p99 (ms)", runs.Select(r => $"{F(r.LatencyP50Ms, 0)} / {F(r.LatencyP99Ms, 0)}"));
+        return $"""
+            ## {string.Join(" vs ", options.Daemons.Select(d => d.Label))}: the scale run side by side
+
+            Each N runs once per daemon, the daemons in turn, each against its own fresh test cluster; the full tables are under
+            "Scale" below. RSS is sampled every 50 ms; MB are MiB. /readyz answers 200 once the informers synced and a token is held.
+
+            {t}
+            """;
+    }
+
+    /// <summary>The builds: their size, how long their publish took, and the idle run.</summary>
+    public static string Builds(BenchmarkOptions options, IReadOnlyList<IdleResult> idle)
+    {
+        var t = new Table(["", .. options.Daemons.Select(d => d.Label.Length == 0 ? "daemon" : d.Label)]);
+        var sizes = options.Daemons.Select(d => BuildSize.Of(d.Path)).ToList();
+        t.Row("binary (MB): the Native AOT file; framework-dependent: apphost + EcrDaemon.dll", sizes.Select(s => Mb(s.Binary)));
+        t.Row("publish directory, every file (MB)", sizes.Select(s => Mb(s.PublishDirectory)));
+        t.Row("**image content** above the runtime-deps base (MB): the publish directory, plus the .NET runtime it needs", sizes.Select(s => Mb(s.ImageContent)));
+        t.Row("publish wall time (s)", options.Daemons.Select(d => F(d.PublishSeconds, 0)));
+        if (idle.Count > 0)
+        {
+            var n = idle[0].Namespaces;
+            IdleResult? Of(DaemonBuild d) => idle.FirstOrDefault(r => r.Label == d.Label);
+            string Cell(DaemonBuild d, Func<IdleResult, string> value) => Of(d) is { } r ? value(r) : "–";
+            t.Row($"idle run, N = {n}: process start to the first /readyz 200 (s)", options.Daemons.Select(d => Cell(d, r => F(r.ReadySeconds, 2))));
+            t.Row($"idle run, N = {n}: cold start until in sync (s)", options.Daemons.Select(d => Cell(d, r => F(r.SyncSeconds, 2))));
+            t.Row($"**idle RSS** (MB), N = {n}: median over {idle[0].Window.TotalSeconds:0} s after {idle[0].Settle.TotalSeconds:0} s at rest / at the end",
+                options.Daemons.Select(d => Cell(d, r => $"{F(r.AtRest.MedianRssMb, 0)} / {F(r.AtRest.EndRssMb, 0)}")));
+            t.Row($"idle run, N = {n}: peak RSS (VmHWM, MB) / CPU at rest (s)", options.Daemons.Select(d => Cell(d, r => $"{F(r.PeakRssMb, 0)} / {F(r.AtRest.CpuSeconds, 2)}")));
+            t.Row($"idle run, N = {n}: secret and ServiceAccount writes / minimum", options.Daemons.Select(d => Cell(d, r => Ratio(r.Cold.ObjectWrites, r.Namespaces + r.TargetedServiceAccounts))));
+        }
+
+        var frameworks = sizes.SelectMany(s => s.Frameworks).Distinct().ToList();
+        return $"""
+            ## The builds
+
+            Sizes in MiB. The image content does not count the base layer both images share (runtime-deps);
+            {(frameworks.Count == 0 ? "no build here is framework-dependent." : $"for the framework-dependent build it adds the .NET install this machine runs it on, as the aspnet image carries it: {string.Join(", ", frameworks.Select(f => $"`{f}`"))}.")}
+            The publish time is the wall time of `scripts/publish.sh` as `scripts/benchmark.sh --compare` ran it (– when not timed).
 
             {t}
             """;
@@ -199,6 +275,10 @@ internal static class Report
             {t}
             """;
     }
+
+    private const string SteadyPhase = "steady state";
+
+    private static string Mb(long bytes) => (bytes / 1024.0 / 1024.0).ToString("N1", Invariant);
 
     private static string I(int value) => value.ToString("N0", Invariant);
 

@@ -30,7 +30,9 @@ internal sealed record RequestCounts(IReadOnlyDictionary<(string Verb, string Re
 }
 
 internal sealed record ScaleResult(
+    string Label,
     int Namespaces,
+    double ReadySeconds,
     double ColdSeconds,
     RequestCounts Cold,
     double RotationSeconds,
@@ -56,8 +58,9 @@ internal sealed record ScaleResult(
 /// </summary>
 internal static class ScaleRun
 {
-    public static async Task<ScaleResult> RunAsync(BenchmarkOptions options, int n)
+    public static async Task<ScaleResult> RunAsync(BenchmarkOptions options, DaemonBuild build, int n)
     {
+        var name = build.Name(n);
         var failures = new List<string>();
         await using var cluster = await BenchCluster.StartAsync(n, options.LatencyNamespaces);
         var namespaces = Enumerable.Range(1, n).Select(BenchCluster.Namespace).ToArray();
@@ -71,15 +74,15 @@ internal static class ScaleRun
             ["EcrDaemon:KubernetesQps"] = "0",
             ["EcrDaemon:MinRefreshInterval"] = "00:00:01",
         };
-        Console.Error.WriteLine($"benchmark: N={n}: cold start");
-        var logPath = Path.Combine(options.WorkDirectory, $"daemon-{n}.log");
-        await using var daemon = DaemonUnderTest.Start(options.Daemon, cluster, settings, logPath);
+        Console.Error.WriteLine($"benchmark: {name}: cold start");
+        var logPath = Path.Combine(options.WorkDirectory, build.Label.Length == 0 ? $"daemon-{n}.log" : $"daemon-{build.Label}-{n}.log");
+        await using var daemon = DaemonUnderTest.Start(build.Path, cluster, settings, logPath);
         var usage = new Dictionary<string, PhaseUsage>();
         var coldMark = 0L;
 
         if (!await cluster.WaitInSyncAsync(namespaces, cluster.PasswordFor(0), options.Deadline, () => daemon.HasExited))
         {
-            failures.Add($"N={n}: the cold start did not reach sync{daemon.ExitNote} (daemon log: {logPath})");
+            failures.Add($"{name}: the cold start did not reach sync{daemon.ExitNote} (daemon log: {logPath})");
             return Failed();
         }
 
@@ -88,17 +91,17 @@ internal static class ScaleRun
         usage["cold start"] = daemon.EndPhase();
         if (cluster.Ecr.RequestCount != 1)
         {
-            failures.Add($"N={n}: the daemon refreshed its token before the cold start was over; raise --first-token-lifetime");
+            failures.Add($"{name}: the daemon refreshed its token before the cold start was over; raise --first-token-lifetime");
         }
 
         cluster.Ecr.Generation = 1;
         cluster.Ecr.TokenLifetime = TimeSpan.FromHours(12);
-        Console.Error.WriteLine($"benchmark: N={n}: in sync after {coldSeconds:F1} s; waiting for the daemon's own refresh");
+        Console.Error.WriteLine($"benchmark: {name}: in sync after {coldSeconds:F1} s; waiting for the daemon's own refresh");
         var rotationMark = cluster.Requests.Mark();
         await WaitAsync(() => cluster.Ecr.RequestCount >= 2 || daemon.HasExited, options.FirstTokenLifetime);
         if (cluster.Ecr.RequestCount < 2)
         {
-            failures.Add($"N={n}: the daemon did not refresh its token within {options.FirstTokenLifetime}{daemon.ExitNote} (daemon log: {logPath})");
+            failures.Add($"{name}: the daemon did not refresh its token within {options.FirstTokenLifetime}{daemon.ExitNote} (daemon log: {logPath})");
             return Failed();
         }
 
@@ -106,7 +109,7 @@ internal static class ScaleRun
         var rotationStart = cluster.Ecr.Requests[1].At;
         if (!await cluster.WaitInSyncAsync(namespaces, cluster.PasswordFor(1), options.Deadline, () => daemon.HasExited))
         {
-            failures.Add($"N={n}: the rotation did not reach every namespace{daemon.ExitNote} (daemon log: {logPath})");
+            failures.Add($"{name}: the rotation did not reach every namespace{daemon.ExitNote} (daemon log: {logPath})");
             return Failed();
         }
 
@@ -116,13 +119,13 @@ internal static class ScaleRun
         var rotationEcrCalls = cluster.Ecr.RequestCount - 1;
         usage["rotation, with the idle wait for it"] = daemon.EndPhase();
 
-        Console.Error.WriteLine($"benchmark: N={n}: rotated in {rotationSeconds:F2} s; steady state for {options.Steady}");
+        Console.Error.WriteLine($"benchmark: {name}: rotated in {rotationSeconds:F2} s; steady state for {options.Steady}");
         var steadyMark = cluster.Requests.Mark();
         await WaitAsync(() => daemon.HasExited, options.Steady);
         var steady = RequestCounts.Of(cluster.Requests.Since(steadyMark));
         usage["steady state"] = daemon.EndPhase();
 
-        Console.Error.WriteLine($"benchmark: N={n}: new-namespace latency over {options.LatencyNamespaces} namespaces");
+        Console.Error.WriteLine($"benchmark: {name}: new-namespace latency over {options.LatencyNamespaces} namespaces");
         var latencies = new List<double>();
         for (var i = 1; i <= options.LatencyNamespaces && !daemon.HasExited; i++)
         {
@@ -144,52 +147,54 @@ internal static class ScaleRun
         var peak = daemon.PeakRssMb;
         if (daemon.HasExited)
         {
-            failures.Add($"N={n}: the daemon exited during the run{daemon.ExitNote} (daemon log: {logPath})");
+            failures.Add($"{name}: the daemon exited during the run{daemon.ExitNote} (daemon log: {logPath})");
         }
         else if (await daemon.StopAsync() != 0)
         {
-            failures.Add($"N={n}: the daemon did not exit 0 on SIGTERM (daemon log: {logPath})");
+            failures.Add($"{name}: the daemon did not exit 0 on SIGTERM (daemon log: {logPath})");
         }
 
         latencies.Sort();
-        var result = new ScaleResult(n, coldSeconds, cold, rotationSeconds, rotated, rotationEcrCalls, options.Steady, steady,
+        var result = new ScaleResult(build.Label, n, Seconds(daemon.Ready), coldSeconds, cold, rotationSeconds, rotated, rotationEcrCalls, options.Steady, steady,
             Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Count, usage, peak, lost, deletes, failures);
-        failures.AddRange(Check(result, options));
+        failures.AddRange(Check(result, options, name));
         return result;
 
-        ScaleResult Failed() => new(n, double.NaN, RequestCounts.Of([]), double.NaN, RequestCounts.Of([]), 0, options.Steady,
+        ScaleResult Failed() => new(build.Label, n, Seconds(daemon.Ready), double.NaN, RequestCounts.Of([]), double.NaN, RequestCounts.Of([]), 0, options.Steady,
             RequestCounts.Of([]), double.NaN, double.NaN, 0, usage, daemon.PeakRssMb, 0, 0, failures);
     }
 
     /// <summary>The counts the issue fixes (timings are reported, never checked).</summary>
-    private static IEnumerable<string> Check(ScaleResult r, BenchmarkOptions options)
+    private static IEnumerable<string> Check(ScaleResult r, BenchmarkOptions options, string name)
     {
         var n = r.Namespaces;
         if (r.Cold["create", "secrets"] != n || r.Cold.Writes("serviceaccounts") != r.TargetedServiceAccounts)
         {
-            yield return $"N={n}: cold start wrote {r.Cold.Writes("secrets")} secrets and {r.Cold.Writes("serviceaccounts")} ServiceAccounts; the minimum is {n} and {r.TargetedServiceAccounts}";
+            yield return $"{name}: cold start wrote {r.Cold.Writes("secrets")} secrets and {r.Cold.Writes("serviceaccounts")} ServiceAccounts; the minimum is {n} and {r.TargetedServiceAccounts}";
         }
 
         if (r.Rotation.Writes("secrets") != n || r.Rotation.Writes("serviceaccounts") != 0 || r.RotationEcrCalls != 1)
         {
-            yield return $"N={n}: rotation made {r.Rotation.Writes("secrets")} secret writes, {r.Rotation.Writes("serviceaccounts")} ServiceAccount writes and {r.RotationEcrCalls} ECR calls; the minimum is {n}, 0 and 1";
+            yield return $"{name}: rotation made {r.Rotation.Writes("secrets")} secret writes, {r.Rotation.Writes("serviceaccounts")} ServiceAccount writes and {r.RotationEcrCalls} ECR calls; the minimum is {n}, 0 and 1";
         }
 
         if (r.SteadyRequests.AllWrites != 0)
         {
-            yield return $"N={n}: {r.SteadyRequests.AllWrites} writes in the steady state; there must be none";
+            yield return $"{name}: {r.SteadyRequests.AllWrites} writes in the steady state; there must be none";
         }
 
         if (r.LatencySamples != options.LatencyNamespaces)
         {
-            yield return $"N={n}: {r.LatencySamples} of {options.LatencyNamespaces} new namespaces measured";
+            yield return $"{name}: {r.LatencySamples} of {options.LatencyNamespaces} new namespaces measured";
         }
 
         if (r.OtherPullSecretsLost != 0 || r.SecretDeletes != 0)
         {
-            yield return $"N={n}: the daemon removed {r.OtherPullSecretsLost} other pull secrets and deleted {r.SecretDeletes} secrets";
+            yield return $"{name}: the daemon removed {r.OtherPullSecretsLost} other pull secrets and deleted {r.SecretDeletes} secrets";
         }
     }
+
+    public static double Seconds(TimeSpan? time) => time?.TotalSeconds ?? double.NaN;
 
     public static double Percentile(IReadOnlyList<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];

@@ -52,6 +52,59 @@ public sealed class BenchmarkSmokeTests
         }
     }
 
+    /// <summary>
+    /// The comparison mode (issue 20: the JIT and the Native AOT build side by side in one run) with two labels of the
+    /// daemon built next to the tests: each N runs once per label, and the idle run too; the comparison table and the
+    /// builds table have a column per label, with every count at its minimum. Timings and sizes are printed, never checked.
+    /// </summary>
+    [Fact]
+    public async Task A_small_comparison_run_reports_both_daemons_side_by_side_at_the_minimum()
+    {
+        var work = Directory.CreateTempSubdirectory("ecrdaemon-benchmark-compare-");
+        try
+        {
+            var daemon = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.dll");
+            var result = await Tools.RunAsync("dotnet",
+                [Benchmark, "--daemon", $"first={daemon}", "--daemon", $"second={daemon}", "--publish-seconds", "second=12.4",
+                 "--namespaces", "3", "--latency-namespaces", "2", "--steady", "2", "--first-token-lifetime", "20",
+                 "--idle-namespaces", "2", "--idle-settle", "1", "--work", work.FullName],
+                null, TimeSpan.FromMinutes(4));
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var table = result.StandardOutput;
+            Assert.Contains("## first vs second: the scale run side by side", table, StringComparison.Ordinal);
+            Assert.Contains("|  | N = 3, first | N = 3, second |", table, StringComparison.Ordinal);
+            Assert.Contains("| cold start: secret and ServiceAccount writes / minimum (N + 3N) | 12 / 12 = 1.00 | 12 / 12 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| rotation: secret writes / minimum (N) | 3 / 3 = 1.00 | 3 / 3 = 1.00 |", table, StringComparison.Ordinal);
+            Assert.Contains("| rotation: ServiceAccount writes / GetAuthorizationToken calls (minimum 0 / 1) | 0 / 1 | 0 / 1 |", table, StringComparison.Ordinal);
+            Assert.Contains("| steady state: writes (minimum 0) | 0 | 0 |", table, StringComparison.Ordinal);
+            Assert.Matches(@"\| process start to the first /readyz 200 \(s\) \| [\d.]+ \| [\d.]+ \|", table);
+            Assert.Matches(@"\| \*\*steady RSS\*\* \(MB\): median over the 2 s steady state / at its end \| \d+ / \d+ \| \d+ / \d+ \|", table);
+            Assert.Matches(@"\| CPU \(s\): cold start \| [\d.]+ \| [\d.]+ \|", table);
+
+            // The full scale table keeps its rows, one column per label.
+            Assert.Contains("| secret creates / minimum (N) | 3 / 3 = 1.00 | 3 / 3 = 1.00 |", table, StringComparison.Ordinal);
+
+            // The builds: sizes of the same files for both, the publish time only where given, the idle run per label.
+            Assert.Contains("|  | first | second |", table, StringComparison.Ordinal);
+            Assert.Contains("| publish wall time (s) | – | 12 |", table, StringComparison.Ordinal);
+            Assert.Matches(@"\| \*\*image content\*\* .* \| [\d,.]+ \| [\d,.]+ \|", table);
+            Assert.Matches(@"\| \*\*idle RSS\*\* \(MB\), N = 2: .* \| \d+ / \d+ \| \d+ / \d+ \|", table);
+            Assert.Contains("| idle run, N = 2: secret and ServiceAccount writes / minimum | 8 / 8 = 1.00 | 8 / 8 = 1.00 |", table, StringComparison.Ordinal);
+
+            // Comparing skips the single-daemon runs.
+            Assert.DoesNotContain("## Convergence with client-side rate limiting", table, StringComparison.Ordinal);
+            Assert.DoesNotContain("## The seed's CronJob workflow", table, StringComparison.Ordinal);
+            Assert.DoesNotContain("FAILED", table, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(work.FullName, "daemon-first-3.log")));
+            Assert.True(File.Exists(Path.Combine(work.FullName, "daemon-second-3.log")));
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_small_one_namespace_run_reports_its_writes_at_the_minimum()
     {
@@ -158,9 +211,16 @@ public sealed class BenchmarkSmokeTests
     [InlineData("--daemon /nonexistent/EcrDaemon", "--daemon: no such file: /nonexistent/EcrDaemon")]
     [InlineData("--namespace 100", "unknown argument '--namespace'")]
     [InlineData("--profile-namespaces ten", "--profile-namespaces needs a whole number, got 'ten'")]
+    [InlineData("--daemon a={dll} --daemon {dll}", "--daemon: to compare daemons, give each as LABEL=PATH")]
+    [InlineData("--daemon a={dll} --daemon a={dll}", "--daemon: each label once")]
+    [InlineData("--daemon a={dll} --daemon b={dll} --seed-namespaces 10", "--seed-namespaces runs with one daemon, not when comparing 2")]
+    [InlineData("--daemon a={dll} --publish-seconds b=3", "--publish-seconds: no daemon labelled 'b'")]
+    [InlineData("--publish-seconds a", "--publish-seconds needs LABEL=SECONDS, got 'a'")]
     public async Task A_bad_argument_exits_2_with_what_was_wrong_and_the_usage(string arguments, string message)
     {
-        var result = await Tools.RunAsync("dotnet", [Benchmark, .. arguments.Split(' ')],
+        // {dll} is a daemon that exists: the one built next to the tests.
+        var daemon = Path.Combine(AppContext.BaseDirectory, "EcrDaemon.dll");
+        var result = await Tools.RunAsync("dotnet", [Benchmark, .. arguments.Split(' ').Select(a => a.Replace("{dll}", daemon, StringComparison.Ordinal))],
             timeout: TimeSpan.FromMinutes(1));
 
         Assert.True(result.ExitCode == 2, result.ToString());
