@@ -48,6 +48,7 @@ internal sealed class LeaseElector : IDisposable
     private string? _lastHolder;
     private bool _leading;
     private long _renewStartedAt;
+    private long _rounds;
 
     public LeaseElector(IKubernetes client, string @namespace, string name, string identity, LeaseTimings timings, TimeProvider time, ILogger logger)
     {
@@ -80,6 +81,9 @@ internal sealed class LeaseElector : IDisposable
         }
     }
 
+    /// <summary>How many attempts have finished with the wait for the next one begun (a test steps a fake clock by it).</summary>
+    internal long Rounds => Interlocked.Read(ref _rounds);
+
     private int LeaseSeconds => (int)Math.Max(1, Math.Ceiling(_timings.LeaseDuration.TotalSeconds));
 
     /// <summary>Competes (and leads while it can) until <paramref name="stoppingToken"/>; the term ends when it returns.</summary>
@@ -90,7 +94,9 @@ internal sealed class LeaseElector : IDisposable
             while (!stoppingToken.IsCancellationRequested)
             {
                 await AttemptAsync(stoppingToken);
-                await Task.Delay(_timings.RetryPeriod, _time, stoppingToken);
+                var wait = Task.Delay(_timings.RetryPeriod, _time, stoppingToken);
+                Interlocked.Increment(ref _rounds);
+                await wait;
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
