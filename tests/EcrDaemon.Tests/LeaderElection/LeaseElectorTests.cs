@@ -158,6 +158,48 @@ public sealed class LeaseElectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Throttling_a_cut_connection_and_a_request_that_never_answers_are_failed_attempts_and_the_loop_goes_on()
+    {
+        var a = await StartAsync("replica-a");
+        var mark = _cluster.Requests.Mark();
+
+        // Two 429s, then two attempts on a cut connection (1 s in all, within the renew deadline): it still leads.
+        _cluster.Faults.FailNext(2, 429, "get", "leases", retryAfterSeconds: 1);
+        await StepAsync(2);
+        _cluster.Faults.Down = true;
+        await StepAsync(2);
+        _cluster.Faults.Down = false;
+        Assert.Equal(2, _cluster.Requests.Count("get", "leases", Ns, code: 429, since: mark));
+        Assert.True(a.Elector.IsLeader, Show(a));
+        Assert.Equal(Start.UtcDateTime, (await ReadAsync()).Spec.RenewTime);
+
+        await StepAsync(1);
+        var lastRenew = Start + TimeSpan.FromSeconds(2.5);
+        Assert.Equal(lastRenew.UtcDateTime, (await ReadAsync()).Spec.RenewTime);
+
+        // The next read never answers: the term ends at the renew deadline, and the attempt gives up (by the clock) so the loop goes on.
+        _cluster.Faults.AddLatency(TimeSpan.FromSeconds(20), "get", "leases", count: 1);
+        var rounds = a.Elector.Rounds;
+        _time.Advance(Timings.RetryPeriod);
+        await Poll.Until(() =>
+        {
+            if (a.Elector.Rounds > rounds)
+            {
+                return true;
+            }
+
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            return false;
+        }, () => Show(a));
+        Assert.False(a.Elector.IsLeader);
+        Assert.InRange(a.Terms.Single().End!.Value - lastRenew, Timings.RenewDeadline, Timings.LeaseDuration - TimeSpan.FromTicks(1));
+        Assert.False(a.Run.IsCompleted);
+
+        await StepUntilAsync(() => a.Elector.IsLeader, a);
+        Assert.Equal(2, a.Terms.Count);
+    }
+
+    [Fact]
     public async Task Release_on_stop_empties_the_holder_only_while_this_replica_holds_the_Lease()
     {
         var a = await StartAsync("replica-a");
