@@ -2,8 +2,6 @@ using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
 using EcrDaemon.Ecr;
 using k8s;
-using k8s.LeaderElection;
-using k8s.LeaderElection.ResourceLock;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,17 +10,18 @@ namespace EcrDaemon.LeaderElection;
 
 /// <summary>
 /// Who may write. With <c>LeaderElection:Enabled=false</c> this replica always leads. Otherwise it
-/// competes for a Lease (KubernetesClient's LeaderElector and LeaseLock), once it holds an ECR
+/// competes for a Lease (<see cref="LeaseElector"/>), once it holds an ECR
 /// token: each term of leadership is a cancellation token that is cancelled the moment leadership
 /// is lost, so the writes in flight stop at once. On shutdown the leader releases the Lease, so
 /// that another replica takes over without waiting for it to expire.
 /// </summary>
-internal sealed class Leadership(IKubernetes client, TokenRefresher refresher, IOptions<EcrDaemonOptions> options, ILogger<Leadership> logger) : BackgroundService
+internal sealed class Leadership(IKubernetes client, TokenRefresher refresher, IOptions<EcrDaemonOptions> options, TimeProvider time, ILogger<Leadership> logger)
+    : BackgroundService
 {
     private readonly Lock _lock = new();
     private TaskCompletionSource<CancellationToken> _nextTerm = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource? _term;
-    private LeaseLock? _lease;
+    private LeaseElector? _elector;
 
     public bool IsLeader { get; private set; }
 
@@ -41,7 +40,8 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher refresher, I
 
     /// <summary>
     /// Another replica that holds the Lease now (unexpired), or null: this one leads, election is off,
-    /// or nobody leads (no Lease, an empty or expired one, or one that cannot be read). One GET.
+    /// or nobody leads (no Lease, an empty or expired one, or one that cannot be read). One GET. A hint for
+    /// who records Events, not an election: with no history of the record, expiry is judged by its renewTime.
     /// </summary>
     public async Task<string?> OtherLeaderAsync(CancellationToken cancellationToken)
     {
@@ -53,10 +53,10 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher refresher, I
 
         try
         {
-            var record = await (_lease ?? new LeaseLock(client, election.Namespace, election.LeaseName, Identity)).GetAsync(cancellationToken);
-            var held = !string.IsNullOrEmpty(record.HolderIdentity) && record.HolderIdentity != Identity
-                && record.RenewTime is { } renewed && renewed.ToUniversalTime().AddSeconds(record.LeaseDurationSeconds) > DateTime.UtcNow;
-            return held ? record.HolderIdentity : null;
+            var record = (await client.CoordinationV1.ReadNamespacedLeaseAsync(election.LeaseName, election.Namespace, cancellationToken: cancellationToken)).Spec;
+            var held = record is { HolderIdentity: { Length: > 0 } holder, RenewTime: { } renewed } && holder != Identity
+                && renewed.ToUniversalTime().AddSeconds(record.LeaseDurationSeconds ?? 0) > time.GetUtcNow().UtcDateTime;
+            return held ? record!.HolderIdentity : null;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -84,70 +84,37 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher refresher, I
             return;
         }
 
-        _lease = new LeaseLock(client, election.Namespace, election.LeaseName, Identity);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            using var elector = new LeaderElector(new LeaderElectionConfig(_lease)
-            {
-                LeaseDuration = election.LeaseDuration,
-                RenewDeadline = election.RenewDeadline,
-                RetryPeriod = election.RetryPeriod,
-            });
-            elector.OnStartedLeading += Started;
-            elector.OnStoppedLeading += Stopped;
-            elector.OnNewLeader += leader => logger.NewLeader(leader, election.Namespace, election.LeaseName);
-            elector.OnError += e => logger.LeaderElectionError(e.Message);
-            try
-            {
-                await elector.RunAndTryToHoldLeadershipForeverAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return; // Stopping: StopAsync releases the Lease.
-            }
-            catch (Exception e)
-            {
-                // An API error escaped the elector (a 5xx or 429 on the Lease): this replica must not die of it.
-                Stopped();
-                logger.LeaderElectionError($"the elector stopped ({e.GetType().Name}: {e.Message}); competing again");
-                try
-                {
-                    await Task.Delay(election.RetryPeriod, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
+        _elector = new LeaseElector(client, election.Namespace, election.LeaseName, Identity,
+            new LeaseTimings(election.LeaseDuration, election.RenewDeadline, election.RetryPeriod), time, logger);
+        _elector.StartedLeading += Started;
+        _elector.StoppedLeading += Stopped;
+        await _elector.RunAsync(stoppingToken); // API errors are failed attempts inside; it returns when stopping
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if (_lease is null)
+        if (_elector is null)
         {
             return;
         }
 
-        // The elector may already have reported the end of the term; the Lease record says whether it is still ours.
+        // The elector has ended the term when it stopped; the Lease record says whether it is still ours to release.
         Stopped();
         try
         {
-            var record = await _lease.GetAsync(cancellationToken);
-            if (record.HolderIdentity == Identity)
-            {
-                record.HolderIdentity = "";
-                record.LeaseDurationSeconds = 1;
-                record.RenewTime = DateTime.UtcNow;
-                await _lease.UpdateAsync(record, cancellationToken);
-                logger.LeaseReleased(options.Value.LeaderElection.LeaseName);
-            }
+            await _elector.ReleaseAsync(cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LeaderElectionError($"could not release the Lease: {e.Message}");
         }
+    }
+
+    public override void Dispose()
+    {
+        _elector?.Dispose();
+        base.Dispose();
     }
 
     private void Started()
