@@ -6,37 +6,47 @@
 # (tests/EcrDaemon.Tests/Commands/PublishedOutputTests.cs).
 
 # ---- build: the .NET 10 SDK. global.json asks for 10.0.400 with latestPatch, i.e. the 4xx feature
-# band; the 10.0 tag carries the newest band, so a later band would need global.json updated. ----
+# band; the 10.0 tag carries the newest band, so a later band would need global.json updated. The
+# NativeAOT packs are pinned in src/EcrDaemon/EcrDaemon.csproj (AotPackVersion); see README.md,
+# "Building and publishing", for what a newer SDK patch does to that. ----
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# The C toolchain the Native AOT link needs, as scripts/tools.sh installs it: clang (with binutils'
+# ld and objcopy and libc6-dev); the package has that name on Debian and on Ubuntu, whichever the tag carries.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 # Restore first, from only the files that decide the packages, so that this layer (the NuGet
-# download) stays cached until a package version or the project file changes, not on every
-# source edit. .editorconfig is here because the build enforces code style from it.
+# download, with the ILCompiler and the NativeAOT runtime pack for linux-x64) stays cached until a
+# package version or the project file changes, not on every source edit. .editorconfig is here
+# because the build enforces code style from it.
 COPY Directory.Build.props Directory.Packages.props global.json .editorconfig ./
 COPY src/EcrDaemon/EcrDaemon.csproj src/EcrDaemon/
-RUN dotnet restore src/EcrDaemon/EcrDaemon.csproj
+RUN dotnet restore src/EcrDaemon/EcrDaemon.csproj -r linux-x64
 
-# Then the sources, and the one publish command CI also runs (framework-dependent, with the
-# EcrDaemon apphost). Its restore is a no-op: the layer above did it.
+# Then the sources, and the one publish command CI also runs: Native AOT, one self-contained native
+# executable /app/EcrDaemon (plus appsettings.json, which it reads from its own directory). Its
+# restore is a no-op: the layer above did it.
 COPY scripts/publish.sh scripts/
 COPY src/ src/
 RUN bash scripts/publish.sh /app
 
-# ---- runtime: chiseled Ubuntu with the ASP.NET Core runtime (the daemon serves /metrics,
-# /livez and /readyz with ASP.NET Core). Chiseled images hold only the runtime's own
-# dependencies: no shell, no package manager, far fewer packages to patch and scan. ----
-FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled
+# ---- runtime: chiseled Ubuntu with only what a self-contained .NET executable needs: glibc (the
+# executable links only libc and libm), OpenSSL (loaded at run time for TLS) and CA certificates. No
+# .NET runtime: the daemon is compiled ahead of time with its own. Chiseled images hold no shell
+# and no package manager: far fewer packages to patch and scan. ----
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled
 WORKDIR /app
 # Root-owned and read-only to the daemon's user; the Deployment also sets readOnlyRootFilesystem.
-COPY --from=build /app ./
+COPY --from=build /app/EcrDaemon /app/appsettings.json ./
 
 # Not root, and numeric so that Kubernetes' runAsNonRoot can verify it without /etc/passwd: the
 # base image's own "app" user (uid and gid 1654), which is also the Helm chart's runAsUser/runAsGroup.
 USER 1654:1654
-# /metrics, /livez and /readyz. The base image and the daemon both default to 8080; set here so
-# that the image says so itself rather than relying on either default.
+# /metrics, /livez and /readyz (ASP.NET Core, compiled into the executable). The base image and the
+# daemon both default to 8080; set here so that the image says so itself rather than relying on either default.
 ENV ASPNETCORE_HTTP_PORTS=8080
 EXPOSE 8080
 # The base image also sets DOTNET_RUNNING_IN_CONTAINER=true, so logs are JSON lines on stderr.

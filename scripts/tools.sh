@@ -12,6 +12,10 @@
 #   python3-kubernetes - the official Python client (Debian package), for /usr/bin/python3
 #   @kubernetes/client-node - the official JavaScript client, npm-installed into .tools/node
 #   @bufbuild/cel-spec - the CEL specification's conformance data, npm-installed into .tools/node-celspec
+#   clang          - from the Debian package 'clang' (/usr/bin/clang; it pulls in binutils' ld and objcopy and
+#                    libc6-dev): the C toolchain the Native AOT publish (scripts/publish.sh) links the daemon with.
+#                    No zlib1g-dev (the NativeAOT runtime pack links its own zlib) and no lld (the ILCompiler
+#                    links with GNU ld on Linux). With CI=true a missing clang fails this script.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$root/.tools/bin"
@@ -83,6 +87,17 @@ if [ "${#registry_packages[@]}" -gt 0 ]; then
     (systemctl stop docker-registry || service docker-registry stop || true) >/dev/null 2>&1
   else
     log "not root: cannot apt-get install ${registry_packages[*]}"
+  fi
+fi
+
+# The Native AOT link: the ILCompiler runs `clang` (falling back to gcc), GNU ld and objcopy.
+if ! have clang; then
+  log "installing Debian package 'clang' for the Native AOT publish"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang >/dev/null) \
+      || log "apt-get install clang failed"
+  else
+    log "not root: cannot apt-get install clang"
   fi
 fi
 
@@ -160,7 +175,7 @@ if ! celspec_installed; then
   fi
 fi
 
-for t in kubectl helm promtool tinyproxy moto_server aws skopeo docker-registry htpasswd; do
+for t in kubectl helm promtool tinyproxy moto_server aws skopeo docker-registry htpasswd clang; do
   if command -v "$t" >/dev/null 2>&1; then log "$t: $(command -v "$t")"
   elif [ -x "$bin/$t" ]; then log "$t: $bin/$t"
   else log "$t: MISSING"; fi
@@ -172,3 +187,10 @@ if node_client_installed; then log "@kubernetes/client-node: $node_client_dir/no
 else log "@kubernetes/client-node: MISSING"; fi
 if celspec_installed; then log "@bufbuild/cel-spec: $celspec_dir/conformance.json ($celspec_version)"
 else log "@bufbuild/cel-spec: MISSING"; fi
+
+# The Native AOT publish cannot link without it, and CI publishes (PublishedOutputTests): fail here, loudly,
+# rather than minutes later in a test.
+if [ "${CI:-}" = "true" ] && ! command -v clang >/dev/null 2>&1; then
+  log "clang is missing and CI=true: the Native AOT publish needs it (Debian package 'clang')"
+  exit 1
+fi

@@ -30,7 +30,7 @@ public enum CredentialsMode
 /// <summary>
 /// Where a pod's AWS credentials come from, on real HTTP: a container credentials endpoint (EKS
 /// Pod Identity agent, ECS; <c>GET /container-credentials</c>) and STS
-/// AssumeRoleWithWebIdentity (IRSA; <c>POST /</c>, the query protocol), both handing out
+/// AssumeRoleWithWebIdentity (IRSA) and AssumeRole (<c>POST /</c>, the query protocol), all handing out
 /// <see cref="EcrStandIn"/>'s container session credentials, which expire within 75 s so
 /// that the SDK asks again every few seconds. <see cref="Mode"/> breaks both.
 /// </summary>
@@ -92,9 +92,15 @@ public sealed class CredentialsStandIn : IAsyncDisposable
     {
         Interlocked.Increment(ref requests);
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        if (form["Action"] == "AssumeRole")
+        {
+            await AssumeRoleAsync(context, form);
+            return;
+        }
+
         if (form["Action"] != "AssumeRoleWithWebIdentity" || string.IsNullOrEmpty(form["WebIdentityToken"]))
         {
-            await Write(context, 400, "text/xml", Error("InvalidAction", "only AssumeRoleWithWebIdentity with a WebIdentityToken"));
+            await Write(context, 400, "text/xml", Error("InvalidAction", "only AssumeRole, or AssumeRoleWithWebIdentity with a WebIdentityToken"));
             return;
         }
 
@@ -120,6 +126,35 @@ public sealed class CredentialsStandIn : IAsyncDisposable
                 await Write(context, 500, "text/xml", Error("InternalFailure", "internal error"));
                 return;
         }
+    }
+
+    /// <summary>
+    /// AssumeRole (a role of EcrDaemon:Registries:N:RoleArn): only when signed with
+    /// <see cref="EcrStandIn.DefaultAccessKeyId"/>, the source credentials (an unsigned or otherwise
+    /// signed call is refused as STS would); hands out the container session credentials.
+    /// </summary>
+    private async Task AssumeRoleAsync(HttpContext context, IFormCollection form)
+    {
+        var authorization = context.Request.Headers.Authorization.ToString();
+        if (!authorization.Contains($"Credential={EcrStandIn.DefaultAccessKeyId}/", StringComparison.Ordinal))
+        {
+            await Write(context, 403, "text/xml", Error(authorization.Length == 0 ? "MissingAuthenticationToken" : "InvalidClientTokenId",
+                "AssumeRole must be signed with the source credentials"));
+            return;
+        }
+
+        if (Mode != CredentialsMode.Ok)
+        {
+            await Write(context, 403, "text/xml", Error("AccessDenied", "Not authorized to perform sts:AssumeRole"));
+            return;
+        }
+
+        await Write(context, 200, "text/xml",
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>"
+            + $"<AssumedRoleUser><Arn>{form["RoleArn"]}/{form["RoleSessionName"]}</Arn><AssumedRoleId>AROASTANDIN:{form["RoleSessionName"]}</AssumedRoleId></AssumedRoleUser>"
+            + $"<Credentials><AccessKeyId>{EcrStandIn.ContainerAccessKeyId}</AccessKeyId><SecretAccessKey>{EcrStandIn.ContainerSecretAccessKey}</SecretAccessKey>"
+            + $"<SessionToken>{EcrStandIn.ContainerSessionToken}</SessionToken><Expiration>{Expiration()}</Expiration></Credentials>"
+            + "</AssumeRoleResult><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata></AssumeRoleResponse>");
     }
 
     private static string Expiration() =>

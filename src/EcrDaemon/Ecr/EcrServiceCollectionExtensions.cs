@@ -12,6 +12,8 @@ internal static class EcrServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddEcr(this IServiceCollection services)
     {
+        // Process-wide and idempotent: the STS client for IRSA and assume-role, which Native AOT cannot find by reflection.
+        AwsRuntimeDependencies.Register();
         services.TryAddSingleton<IAwsCredentialSource, DefaultChainCredentialSource>();
         services.TryAddSingleton<EcrEndpointResolver>();
         services.TryAddSingleton<RoleCredentialCache>();

@@ -87,7 +87,8 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
     {
         // ECR Public's request has no members: always {}.
         var payload = JsonSerializer.SerializeToUtf8Bytes(
-            request.RegistryIds.Count == 0 || request.Public ? new Dictionary<string, string[]>() : new() { ["registryIds"] = [.. request.RegistryIds] });
+            request.RegistryIds.Count == 0 || request.Public ? new Dictionary<string, string[]>() : new() { ["registryIds"] = [.. request.RegistryIds] },
+            EcrJsonContext.Default.DictionaryStringStringArray);
         var config = request.Public ? EcrClientConfig.ForPublic() : new EcrClientConfig();
         config.AuthenticationRegion = request.Region;
 

@@ -2,9 +2,11 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using EcrDaemon.StandIns;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Daemon;
+using EcrDaemon.Tests.Ecr;
 using EcrDaemon.Tests.Support;
 using Xunit;
 
@@ -12,35 +14,124 @@ namespace EcrDaemon.Tests.Commands;
 
 /// <summary>
 /// No container engine builds the image in CI, so this checks what goes into it: the Dockerfile's
-/// publish command (scripts/publish.sh) and the published daemon, started the way the image starts
-/// it (the EcrDaemon apphost, <c>run</c>, DOTNET_RUNNING_IN_CONTAINER=true), against the test
-/// cluster and the ECR stand-in: healthy, syncing, JSON logs, and exit 0 on SIGTERM.
+/// publish command (scripts/publish.sh, Native AOT) and the published daemon. The output is one
+/// native executable that runs without a .NET runtime; <c>check</c> fetches a token with static keys,
+/// with IRSA web identity and with an assumed role (the last two need the STS client registered for
+/// Native AOT: AwsRuntimeDependencies); and <c>run</c>, started the way the image starts it
+/// (DOTNET_RUNNING_IN_CONTAINER=true), against the test cluster and the ECR stand-in: healthy,
+/// syncing, JSON logs, and exit 0 on SIGTERM. The publish is shared (<see cref="PublishedDaemon"/>).
 /// </summary>
-public sealed class PublishedOutputTests
+[UsesPublishedDaemon]
+public sealed class PublishedOutputTests : StandInTest
 {
+    private const string RoleArn = "arn:aws:iam::222222222222:role/puller";
+
+    [ToolFact("bash")]
+    public async Task The_published_daemon_is_one_native_executable_without_the_NET_runtime()
+    {
+        var output = await PublishedDaemon.OutputAsync();
+        var executable = PublishedDaemon.Executable(output);
+        Assert.True(File.Exists(executable), $"no EcrDaemon executable in {output}");
+        var magic = new byte[4];
+        await using (var file = File.OpenRead(executable))
+        {
+            await file.ReadExactlyAsync(magic);
+        }
+
+        Assert.True(magic is [0x7F, (byte)'E', (byte)'L', (byte)'F'], $"EcrDaemon is not an ELF executable: {Convert.ToHexString(magic)}");
+        // The image runs it as uid 1654, which owns none of /app.
+        Assert.True(OperatingSystem.IsWindows() || File.GetUnixFileMode(executable).HasFlag(UnixFileMode.OtherExecute), "EcrDaemon is not executable by other users");
+        var files = Directory.GetFiles(output, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(output, f)).Order(StringComparer.Ordinal).ToList();
+        foreach (var jit in new[] { "EcrDaemon.dll", "libcoreclr.so", "libclrjit.so", "EcrDaemon.runtimeconfig.json" })
+        {
+            Assert.DoesNotContain(jit, files);
+        }
+
+        // The daemon reads appsettings.json from its own directory (the host's content root).
+        Assert.Equal(["EcrDaemon", "appsettings.json"], files);
+    }
+
+    [ToolFact("bash")]
+    public async Task The_published_daemon_checks_with_static_keys()
+    {
+        var run = await CheckAsync(new Dictionary<string, string?>
+        {
+            ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
+            ["AWS_SECRET_ACCESS_KEY"] = EcrStandIn.DefaultSecretAccessKey,
+        });
+
+        Assert.Equal($"ok    {StandIn.HostFor(StandIn.DefaultAccountId)}  credentials: environment", OkLine(run));
+        var request = Assert.Single(StandIn.Requests);
+        Assert.True(request.SignatureValid);
+        Assert.False(request.HasSessionToken);
+    }
+
+    [ToolFact("bash")]
+    public async Task The_published_daemon_checks_with_IRSA_web_identity()
+    {
+        await using var credentials = await CredentialsStandIn.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("ecrdaemon-published-irsa-");
+        try
+        {
+            var tokenFile = Path.Combine(dir.FullName, "token");
+            await File.WriteAllTextAsync(tokenFile, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJlY3ItZGFlbW9uIn0.c2ln");
+            var run = await CheckAsync(new Dictionary<string, string?>
+            {
+                ["AWS_WEB_IDENTITY_TOKEN_FILE"] = tokenFile,
+                ["AWS_ROLE_ARN"] = CheckCredentialFailureTests.RoleArn,
+                ["AWS_ENDPOINT_URL_STS"] = credentials.Endpoint.ToString(),
+            });
+
+            // Without the STS client registered, the SDK cannot create one under Native AOT: a FAIL line naming a missing runtime dependency.
+            Assert.Equal($"ok    {StandIn.HostFor(StandIn.DefaultAccountId)}  credentials: web identity (IRSA)", OkLine(run));
+            Assert.True(credentials.Requests >= 1);
+            var request = Assert.Single(StandIn.Requests);
+            Assert.True(request.SignatureValid);
+            Assert.True(request.HasSessionToken); // the role's session credentials from STS
+            Assert.DoesNotContain(EcrStandIn.ContainerSecretAccessKey, run.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [ToolFact("bash")]
+    public async Task The_published_daemon_checks_with_an_assumed_role()
+    {
+        await using var credentials = await CredentialsStandIn.StartAsync();
+        var run = await CheckAsync(new Dictionary<string, string?>
+        {
+            ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
+            ["AWS_SECRET_ACCESS_KEY"] = EcrStandIn.DefaultSecretAccessKey,
+            ["AWS_ENDPOINT_URL_STS"] = credentials.Endpoint.ToString(),
+            ["EcrDaemon__Registries__0__RoleArn"] = RoleArn,
+        });
+
+        // The stand-in's STS answers AssumeRole only when it is signed with the source (environment) keys.
+        Assert.Equal($"ok    {StandIn.HostFor(StandIn.DefaultAccountId)}  credentials: assume-role {RoleArn} via environment", OkLine(run));
+        Assert.True(credentials.Requests >= 1);
+        var request = Assert.Single(StandIn.Requests);
+        Assert.True(request.SignatureValid);
+        Assert.True(request.HasSessionToken); // signed with the assumed role's session, not the source keys
+        Assert.DoesNotContain(EcrStandIn.DefaultSecretAccessKey, run.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(EcrStandIn.ContainerSecretAccessKey, run.Output, StringComparison.Ordinal);
+    }
+
     [ToolFact("bash")]
     public async Task The_published_daemon_syncs_a_namespace_logs_JSON_and_exits_0_on_SIGTERM()
     {
-        var work = Directory.CreateTempSubdirectory("ecrdaemon-published-");
+        var output = await PublishedDaemon.OutputAsync();
+        var executable = PublishedDaemon.Executable(output);
+        var work = Directory.CreateTempSubdirectory("ecrdaemon-published-run-");
         try
         {
-            var output = Path.Combine(work.FullName, "app");
-            // Generous: on a fresh clone the first publish also restores and builds.
-            var publish = await Tools.RunAsync("bash", [Path.Combine(Tools.RepositoryRoot, "scripts", "publish.sh"), output],
-                new Dictionary<string, string?>(), TimeSpan.FromMinutes(5));
-            Assert.True(publish.ExitCode == 0, publish.ToString());
-            var executable = Path.Combine(output, "EcrDaemon");
-            Assert.True(File.Exists(executable), $"no EcrDaemon executable in {output}");
-            // The image runs it as uid 1654, which owns none of /app.
-            Assert.True(OperatingSystem.IsWindows() || File.GetUnixFileMode(executable).HasFlag(UnixFileMode.OtherExecute), "EcrDaemon is not executable by other users");
-            Assert.True(File.Exists(Path.Combine(output, "EcrDaemon.dll")), $"no EcrDaemon.dll in {output}");
-
             await using var h = await DaemonHarness.StartAsync();
             var home = Directory.CreateDirectory(Path.Combine(work.FullName, "home")).FullName;
             var kubeconfig = Path.Combine(home, "kubeconfig");
             h.Cluster.WriteKubeconfig(kubeconfig, h.Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
             var url = $"http://127.0.0.1:{FreePort()}";
-            var environment = DaemonProcess.ScrubbedEnvironment(home, new Dictionary<string, string?>
+            var environment = WithoutDotnet(DaemonProcess.ScrubbedEnvironment(home, new Dictionary<string, string?>
             {
                 ["KUBECONFIG"] = kubeconfig,
                 ["ASPNETCORE_URLS"] = url,
@@ -50,11 +141,9 @@ public sealed class PublishedOutputTests
                 ["AWS_REGION"] = h.Ecr.Region,
                 ["AWS_EC2_METADATA_DISABLED"] = "true",
                 ["DOTNET_RUNNING_IN_CONTAINER"] = "true",
-                // The apphost runs on the runtime this test runs on, wherever it is installed.
-                ["DOTNET_ROOT"] = DotnetRoot(),
                 ["EcrDaemon__Registries__0__AccountId"] = h.Ecr.DefaultAccountId,
                 ["EcrDaemon__Registries__0__Endpoint"] = h.Ecr.Endpoint.ToString(),
-            });
+            }));
 
             using var daemon = BackgroundProcess.Start(executable, ["run"], environment);
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(5) };
@@ -96,6 +185,43 @@ public sealed class PublishedOutputTests
         }
     }
 
+    /// <summary>
+    /// The published daemon's <c>check</c> against the ECR stand-in's default registry, with
+    /// <paramref name="credentials"/> (the real default chain, nothing inherited) and no .NET in
+    /// sight: no DOTNET_ROOT, no PATH to find a dotnet on.
+    /// </summary>
+    private async Task<ProcessResult> CheckAsync(Dictionary<string, string?> credentials)
+    {
+        var executable = PublishedDaemon.Executable(await PublishedDaemon.OutputAsync());
+        var home = Directory.CreateTempSubdirectory("ecrdaemon-published-check-");
+        try
+        {
+            credentials["AWS_REGION"] = StandIn.Region;
+            credentials["AWS_ENDPOINT_URL_ECR"] = StandIn.Endpoint.ToString();
+            var run = await Tools.RunAsync(executable, ["check"], WithoutDotnet(DaemonProcess.ScrubbedEnvironment(home.FullName, credentials)), TimeSpan.FromSeconds(90));
+            Assert.True(run.ExitCode == 0, run.ToString());
+            return run;
+        }
+        finally
+        {
+            home.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>The single <c>ok</c> line of a check, without its expiry.</summary>
+    private static string OkLine(ProcessResult run) =>
+        Regex.Replace(Assert.Single(MotoTests.Lines(run.StandardOutput)), "  expires [^ ]+( \\(already expired\\))?", "");
+
+    /// <summary>A native executable needs no runtime: none is pointed at, and there is no PATH to find a dotnet on.</summary>
+    private static Dictionary<string, string?> WithoutDotnet(Dictionary<string, string?> environment)
+    {
+        environment["DOTNET_ROOT"] = null;
+        environment["DOTNET_ROOT_X64"] = null;
+        environment["DOTNET_HOST_PATH"] = null;
+        environment["PATH"] = "/nonexistent";
+        return environment;
+    }
+
     /// <summary>A port that was free a moment ago (bound to port 0, then released).</summary>
     private static int FreePort()
     {
@@ -119,10 +245,6 @@ public sealed class PublishedOutputTests
             return e.Message;
         }
     }
-
-    /// <summary>The dotnet root of the running runtime (its System.Private.CoreLib is in shared/Microsoft.NETCore.App/VERSION/).</summary>
-    private static string DotnetRoot() =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", ".."));
 
     private static JsonDocument ParseJson(string line)
     {
