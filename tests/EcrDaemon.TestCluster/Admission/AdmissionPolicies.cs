@@ -46,9 +46,7 @@ public sealed class AdmissionPolicies
     /// </summary>
     public static AdmissionPolicies Load(string yaml)
     {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
-        return FromObjects(stream.Documents.Select(d => ToJson(d.RootNode)).OfType<JsonObject>());
+        return FromObjects(YamlJson.Documents(yaml).OfType<JsonObject>());
     }
 
     public static AdmissionPolicies FromObjects(IEnumerable<JsonObject> objects)
@@ -263,26 +261,6 @@ public sealed class AdmissionPolicies
     private static Dictionary<string, string> Labels(JsonObject? obj) =>
         (obj?["metadata"]?["labels"] as JsonObject ?? [])
         .ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? "", StringComparer.Ordinal);
-
-    /// <summary>YAML to JSON with YAML 1.2 core types for plain scalars (true/false, integers, floats, null).</summary>
-    private static JsonNode? ToJson(YamlNode node) => node switch
-    {
-        YamlMappingNode map => new JsonObject(map.Children
-            .Where(kv => kv.Key is YamlScalarNode)
-            .Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? "", ToJson(kv.Value)))),
-        YamlSequenceNode seq => new JsonArray(seq.Children.Select(ToJson).ToArray()),
-        YamlScalarNode { Style: ScalarStyle.Plain } plain => plain.Value switch
-        {
-            null or "~" or "null" or "Null" or "NULL" or "" => null,
-            "true" or "True" or "TRUE" => JsonValue.Create(true),
-            "false" or "False" or "FALSE" => JsonValue.Create(false),
-            var s when long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) => JsonValue.Create(l),
-            var s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => JsonValue.Create(d),
-            var s => JsonValue.Create(s),
-        },
-        YamlScalarNode scalar => JsonValue.Create(scalar.Value ?? ""),
-        _ => null,
-    };
 
     private sealed record Denial(string Policy, string Binding, Decision Decision);
 }

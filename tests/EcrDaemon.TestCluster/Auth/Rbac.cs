@@ -24,11 +24,9 @@ public sealed class Rbac
     public static Rbac Load(string yaml)
     {
         var rbac = new Rbac();
-        var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
-        foreach (var doc in stream.Documents)
+        foreach (var doc in YamlJson.Documents(yaml))
         {
-            if (ToJson(doc.RootNode) is not JsonObject obj)
+            if (doc is not JsonObject obj)
             {
                 continue;
             }
@@ -141,16 +139,4 @@ public sealed class Rbac
         return names is null || names.Count == 0 ||
                (request.Name.Length > 0 && names.Any(n => n?.GetValue<string>() == request.Name));
     }
-
-    private static JsonNode? ToJson(YamlNode node) => node switch
-    {
-        YamlMappingNode map => new JsonObject(map.Children
-            .Where(kv => kv.Key is YamlScalarNode)
-            .Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? "", ToJson(kv.Value)))),
-        YamlSequenceNode seq => new JsonArray(seq.Children.Select(ToJson).ToArray()),
-        YamlScalarNode scalar => scalar.Value is null or "~" or "null" && scalar.Style == YamlDotNet.Core.ScalarStyle.Plain
-            ? null
-            : JsonValue.Create(scalar.Value),
-        _ => null,
-    };
 }

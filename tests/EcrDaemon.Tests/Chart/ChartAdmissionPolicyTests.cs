@@ -56,7 +56,7 @@ public sealed class ChartAdmissionPolicyTests
         Assert.Equal("['ecr-pull']", custom.Spec.Variables.Single(v => v.Name == "secretNames").Expression);
 
         // The ClusterRole grants the same with the policy on and off.
-        static string Role(IEnumerable<object> objects) => KubernetesJson.Serialize(objects.OfType<V1ClusterRole>().Single().Rules);
+        static string Role(IEnumerable<object> objects) => ModelJson.Serialize(objects.OfType<V1ClusterRole>().Single().Rules);
         Assert.Equal(Role(await Render("admissionPolicy: { enabled: false }")), Role(on));
     }
 
@@ -253,7 +253,7 @@ public sealed class ChartAdmissionPolicyTests
         Assert.Null(h.Secret("apps", "stolen"));
 
         // ServiceAccounts: only imagePullSecrets and the marker annotations may change.
-        var before = KubernetesJson.Serialize((await h.Admin.CoreV1.ReadNamespacedServiceAccountAsync("builder", "apps")).Metadata.Labels);
+        var before = ModelJson.Serialize((await h.Admin.CoreV1.ReadNamespacedServiceAccountAsync("builder", "apps")).Metadata.Labels);
         await Denied(() => PatchBuilder(asDaemon, """{"secrets":[{"name":"token"},{"name":"aws-registry"}]}"""),
             "ecr-daemon may change only imagePullSecrets and its marker annotations of a ServiceAccount: refused to change secrets of ServiceAccount apps/builder");
         await Denied(() => PatchBuilder(asDaemon, """{"automountServiceAccountToken":true}"""),
@@ -268,7 +268,7 @@ public sealed class ChartAdmissionPolicyTests
             "ecr-daemon may change only imagePullSecrets and its marker annotations of a ServiceAccount: refused to change metadata.finalizers of ServiceAccount apps/builder");
         var builder = await h.Admin.CoreV1.ReadNamespacedServiceAccountAsync("builder", "apps");
         AssertUntouched(builder);
-        Assert.Equal(before, KubernetesJson.Serialize(builder.Metadata.Labels));
+        Assert.Equal(before, ModelJson.Serialize(builder.Metadata.Labels));
 
         // What the daemon does passes: the entry and the marker annotation.
         await PatchBuilder(asDaemon, """{"imagePullSecrets":[{"name":"other-registry"},{"name":"aws-registry"}],"metadata":{"annotations":{"ecr-daemon.io/added-image-pull-secret":"aws-registry"}}}""");
@@ -377,6 +377,7 @@ public sealed class ChartAdmissionPolicyTests
             Type = "Normal",
         }, "apps");
         recorded.Message = "rewritten";
+        recorded.Metadata.ManagedFields = null; // KubernetesClient.Aot cannot write a read fieldsV1 back
         await Denied(() => asDaemon.CoreV1.ReplaceNamespacedEventAsync(recorded, "recorded", "apps"),
             "ecr-daemon may only create Events: refused UPDATE of Event apps/recorded");
         await Denied(() => asDaemon.CoreV1.DeleteNamespacedEventAsync("recorded", "apps"),

@@ -65,7 +65,7 @@ public sealed class ChartProfilesReviewTests
         var file = Path.GetTempFileName();
         try
         {
-            await File.WriteAllTextAsync(file, KubernetesJson.Serialize(deployment));
+            await File.WriteAllTextAsync(file, ModelJson.Serialize(deployment));
             var jq = await Tools.RunAsync("jq", [program.Groups["program"].Value, file], timeout: TimeSpan.FromSeconds(30));
             Assert.True(jq.ExitCode == 0, jq.ToString());
             var job = KubernetesJson.Deserialize<V1Job>(jq.StandardOutput);
@@ -76,9 +76,9 @@ public sealed class ChartProfilesReviewTests
             Assert.Equal(["cleanup"], container.Args);
             Assert.Equal(daemon.Containers[0].Image, container.Image);
             Assert.Equal(daemon.ServiceAccountName, pod.ServiceAccountName);
-            Assert.Equal(KubernetesJson.Serialize(daemon.SecurityContext), KubernetesJson.Serialize(pod.SecurityContext));
-            Assert.Equal(KubernetesJson.Serialize(daemon.Containers[0].SecurityContext), KubernetesJson.Serialize(container.SecurityContext));
-            Assert.Equal(KubernetesJson.Serialize(daemon.Containers[0].Env), KubernetesJson.Serialize(container.Env));
+            Assert.Equal(ModelJson.Serialize(daemon.SecurityContext), ModelJson.Serialize(pod.SecurityContext));
+            Assert.Equal(ModelJson.Serialize(daemon.Containers[0].SecurityContext), ModelJson.Serialize(container.SecurityContext));
+            Assert.Equal(ModelJson.Serialize(daemon.Containers[0].Env), ModelJson.Serialize(container.Env));
             Assert.Null(container.LivenessProbe);
             Assert.Null(container.ReadinessProbe);
             Assert.Empty(job.Spec.Template.Metadata?.Labels ?? new Dictionary<string, string>()); // not a pod of the Service or the PodDisruptionBudget

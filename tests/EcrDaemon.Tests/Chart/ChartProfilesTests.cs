@@ -130,7 +130,7 @@ public sealed partial class ChartProfilesTests
 
         Assert.Equal(["V1ClusterRole", "V1ClusterRoleBinding", "V1ServiceAccount"], rbac.Select(o => o.GetType().Name).Order(StringComparer.Ordinal));
         Assert.Equal(SecretNames, rbac.OfType<V1ClusterRole>().Single().Rules.Single(r => r.ResourceNames is not null).ResourceNames);
-        Assert.Equal(k8s.KubernetesJson.Serialize(full.OfType<V1ClusterRole>().Single()), k8s.KubernetesJson.Serialize(rbac.OfType<V1ClusterRole>().Single()));
+        Assert.Equal(ModelJson.Serialize(full.OfType<V1ClusterRole>().Single()), ModelJson.Serialize(rbac.OfType<V1ClusterRole>().Single()));
         Assert.Equal("['ecr-team-a', 'ecr-team-b', 'ecr-platform']",
             withPolicy.OfType<V1ValidatingAdmissionPolicy>().Single().Spec.Variables.Single(v => v.Name == "secretNames").Expression);
         Assert.Single(withPolicy.OfType<V1ValidatingAdmissionPolicyBinding>());

@@ -1,6 +1,11 @@
 using System.Globalization;
 using EcrDaemon.Testing;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EcrDaemon.TestCluster;
 using k8s;
+using k8s.Models;
 using Xunit;
 using YamlDotNet.RepresentationModel;
 
@@ -115,8 +120,19 @@ public static class HelmChart
     public static List<object> LoadStrict(string rendered)
     {
         var builtIn = Documents(rendered).Where(d => !d.Contains("apiVersion: monitoring.coreos.com/", StringComparison.Ordinal));
-        return KubernetesYaml.LoadAllFromString(string.Join("\n---\n", builtIn), strict: true);
+        return [.. YamlJson.Documents(string.Join("\n---\n", builtIn)).OfType<JsonObject>().Select(document =>
+        {
+            var key = $"{document["apiVersion"]}/{document["kind"]}";
+            var type = ModelTypes.Value.TryGetValue(key, out var t) ? t : throw new InvalidOperationException($"no KubernetesClient model for {key}");
+            return JsonSerializer.Deserialize(document, type, ModelJson.Strict) ?? throw new InvalidOperationException($"{key} deserialized to null");
+        })];
     }
+
+    /// <summary>Every KubernetesClient model by "apiVersion/kind", from its KubernetesEntity attribute.</summary>
+    private static readonly Lazy<Dictionary<string, Type>> ModelTypes = new(() => typeof(V1Deployment).Assembly.GetTypes()
+        .Select(t => (Type: t, Entity: t.GetCustomAttribute<KubernetesEntityAttribute>()))
+        .Where(m => m.Entity is { Kind.Length: > 0 } && !m.Type.Name.EndsWith("List", StringComparison.Ordinal))
+        .ToDictionary(m => $"{(string.IsNullOrEmpty(m.Entity!.Group) ? "" : m.Entity.Group + "/")}{m.Entity.ApiVersion}/{m.Entity.Kind}", m => m.Type));
 
     /// <summary>
     /// The RBAC the chart renders for <paramref name="valuesYaml"/> (release "ecr-daemon" in namespace "ecr-daemon"):
