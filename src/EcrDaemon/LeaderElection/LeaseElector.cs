@@ -128,7 +128,7 @@ internal sealed class LeaseElector : IDisposable
             spec.RenewTime = Now();
             try
             {
-                await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, _name, _namespace, cancellationToken: cancellationToken);
+                await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(WithoutManagedFields(lease), _name, _namespace, cancellationToken: cancellationToken);
                 _logger.LeaseReleased(_name);
                 return true;
             }
@@ -221,7 +221,7 @@ internal sealed class LeaseElector : IDisposable
         V1Lease written;
         try
         {
-            written = await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, _name, _namespace, cancellationToken: cancellationToken);
+            written = await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(WithoutManagedFields(lease), _name, _namespace, cancellationToken: cancellationToken);
         }
         catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict))
         {
@@ -341,6 +341,17 @@ internal sealed class LeaseElector : IDisposable
         _leading = false;
         _deadline.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         StoppedLeading?.Invoke();
+    }
+
+    /// <summary>
+    /// The Lease as read, without <c>metadata.managedFields</c>, for a replace. KubernetesClient.Aot's source-generated
+    /// JSON cannot write a read <c>fieldsV1</c> back (its value is an untyped JSON element), and the API server keeps
+    /// the stored managedFields when an update omits them.
+    /// </summary>
+    private static V1Lease WithoutManagedFields(V1Lease lease)
+    {
+        lease.Metadata.ManagedFields = null;
+        return lease;
     }
 
     private DateTime Now() => _time.GetUtcNow().UtcDateTime;
