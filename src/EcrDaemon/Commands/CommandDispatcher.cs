@@ -143,8 +143,10 @@ internal static class CommandDispatcher
         }
         catch (InvalidOperationException e)
         {
-            // The binder's "Failed to convert configuration value ... at 'EcrDaemon:Ecr:Timeout' ...".
-            return e.Message.ReplaceLineEndings(" ");
+            // The binder's "Failed to convert configuration value ... at 'EcrDaemon:Ecr:Timeout' ...", unless the
+            // validator says it better (the values allowed).
+            var named = new EcrDaemonOptionsValidator(services.GetRequiredService<IConfiguration>()).UnconvertibleValues();
+            return named.Count > 0 ? string.Join("; ", named) : e.Message.ReplaceLineEndings(" ");
         }
     }
 }

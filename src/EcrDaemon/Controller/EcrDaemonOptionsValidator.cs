@@ -97,16 +97,7 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
             }
         }
 
-        // The binder drops a profile whose Format it cannot read; a misspelt format must be an error, not a profile gone.
-        var formats = Enum.GetNames<SecretFormat>();
-        foreach (var (section, i) in configuration?.GetSection($"{Section}:Profiles").GetChildren().Select((p, i) => (p, i)) ?? [])
-        {
-            if (section[nameof(ProfileOptions.Format)] is { } format && !formats.Contains(format.Trim(), StringComparer.OrdinalIgnoreCase))
-            {
-                errors.Add($"{Section}:Profiles:{i}:Format '{format}' is not one of {string.Join(", ", formats)}");
-            }
-        }
-
+        ValidateProfileFormats(errors);
         var profiles = options.Profiles;
         if (profiles.Count == 0)
         {
@@ -438,9 +429,34 @@ internal sealed partial class EcrDaemonOptionsValidator(IConfiguration? configur
     }
 
     /// <summary>
-    /// The binder drops a registry entry with a flag it cannot convert (Public=yes or DualStack=yes would make the
-    /// registry vanish, or fall back to the default registry): the raw values are checked here, naming the key.
+    /// The raw values the binder cannot convert, each named by its key with the values allowed. The source-generated
+    /// binder (on with PublishAot) refuses the whole configuration at the first one, with its own message; the
+    /// reflection binder dropped the list entry holding it (a registry or profile silently gone). Either way these
+    /// sentences are what the operator reads.
     /// </summary>
+    public IReadOnlyList<string> UnconvertibleValues()
+    {
+        var errors = new List<string>();
+        ValidateRegistryFlags(errors);
+        ValidateProfileFormats(errors);
+        return errors;
+    }
+
+    /// <summary>A misspelt profile format is an error naming the formats, never a profile gone.</summary>
+    private void ValidateProfileFormats(List<string> errors)
+    {
+        const string Section = EcrDaemonOptions.SectionName;
+        var formats = Enum.GetNames<SecretFormat>();
+        foreach (var (section, i) in configuration?.GetSection($"{Section}:Profiles").GetChildren().Select((p, i) => (p, i)) ?? [])
+        {
+            if (section[nameof(ProfileOptions.Format)] is { } format && !formats.Contains(format.Trim(), StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"{Section}:Profiles:{i}:Format '{format}' is not one of {string.Join(", ", formats)}");
+            }
+        }
+    }
+
+    /// <summary>Public and DualStack must read as booleans (Public=yes must not make the registry vanish or fall back to the default).</summary>
     private void ValidateRegistryFlags(List<string> errors)
     {
         foreach (var registry in configuration?.GetSection($"{EcrDaemonOptions.SectionName}:Registries").GetChildren() ?? [])
