@@ -42,6 +42,15 @@ internal static class DaemonServiceCollectionExtensions
         services.AddDaemonHealthChecks();
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(DaemonMeter.Name)
+            // The runtime's own metrics (GC heap, allocations, working set), so that memory can be watched in
+            // production; the .NET 9+ System.Runtime meter works the same under Native AOT.
+            .AddMeter("System.Runtime")
+            // Gauges whose names end in _count, which Prometheus reserves for histograms and summaries (promtool
+            // refuses them); none of them is about memory.
+            .AddView("dotnet.assembly.count", MetricStreamConfiguration.Drop)
+            .AddView("dotnet.process.cpu.count", MetricStreamConfiguration.Drop)
+            .AddView("dotnet.thread_pool.thread.count", MetricStreamConfiguration.Drop)
+            .AddView("dotnet.timer.count", MetricStreamConfiguration.Drop)
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
         // Hosted services stop in reverse order: Leadership stops last, releasing the Lease after the writers stopped.
         services.TryAddSingleton<Leadership>();

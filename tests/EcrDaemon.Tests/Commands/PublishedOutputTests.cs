@@ -164,6 +164,13 @@ public sealed class PublishedOutputTests : StandInTest
             await h.WaitInSyncAsync("x");
             Assert.False(daemon.HasExited, daemon.ToString());
 
+            // The Native AOT binary serves the runtime's memory metrics too (the System.Runtime meter), and the daemon's.
+            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            foreach (var name in new[] { "dotnet_gc_heap_total_allocated_bytes_total", "dotnet_process_memory_working_set_bytes", "ecr_daemon_token_expiry_timestamp_seconds" })
+            {
+                Assert.Contains(PrometheusText.Parse(metrics), s => s.Name == name);
+            }
+
             await daemon.TerminateAsync();
             var exitCode = await daemon.WaitForExitAsync();
 

@@ -88,6 +88,25 @@ public sealed class ObservabilityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_runtimes_memory_metrics_are_served_beside_the_daemons_own()
+    {
+        await _h.CreateNamespaceAsync("a", optedIn: true);
+        await _h.StartDaemonAsync();
+        await _h.WaitInSyncAsync("a");
+        GC.Collect(); // the last-collection gauges appear once a collection has happened
+
+        await Until(m => m.Any(s => s.Name == "dotnet_gc_last_collection_heap_size_bytes"), "no GC heap size after a collection");
+        var m = await Scrape();
+        foreach (var name in new[] { "dotnet_gc_heap_total_allocated_bytes_total", "dotnet_process_memory_working_set_bytes", "dotnet_gc_collections_total" })
+        {
+            Assert.Contains(m, s => s.Name == name && s.Labels.GetValueOrDefault("otel_scope_name") == "System.Runtime");
+        }
+
+        Assert.True(m.Where(s => s.Name == "dotnet_gc_heap_total_allocated_bytes_total").Sum(s => s.Value) > 0, "no bytes allocated?");
+        Assert.DoesNotContain(m, s => s.Name.StartsWith("dotnet_", StringComparison.Ordinal) && s.Name.EndsWith("_count", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Throttling_then_recovery_and_access_denied_are_counted_by_reason_while_the_last_token_is_kept()
     {
         await _h.CreateNamespaceAsync("a", optedIn: true);
