@@ -35,31 +35,26 @@ out="$root/out/benchmark"
 rm -rf "$out"
 mkdir -p "$out"
 
-# Publishes one build into $out/LABEL with scripts/publish.sh ARGS..., from clean (the daemon project's bin and obj
-# removed first, so that neither build reuses the other's or an earlier build's output; NuGet packages come from the
-# local cache), and appends its wall time to the program's arguments.
+# Publishes one build into $out/LABEL with scripts/publish.sh ARGS..., from clean: from a copy of the sources without
+# any bin or obj (so that neither build reuses the other's or an earlier build's output, and the working tree is left
+# alone; NuGet packages come from the local cache), and appends its wall time to the program's arguments.
 daemons=()
 publish() {
   local label="$1"; shift
-  local start end
-  echo "benchmark: publishing $label from clean (scripts/publish.sh ${*:+$* }$out/$label)" >&2
-  rm -rf src/EcrDaemon/bin src/EcrDaemon/obj
+  local start end copy
+  echo "benchmark: publishing $label from clean sources (scripts/publish.sh ${*:+$* }$out/$label)" >&2
+  copy="$(mktemp -d)"
+  tar -C "$root" --exclude=bin --exclude=obj -cf - src scripts Directory.Build.props Directory.Packages.props global.json .editorconfig | tar -C "$copy" -xf -
   start=$(date +%s.%N)
-  bash scripts/publish.sh "$@" "$out/$label" >"$out/publish-$label.log" 2>&1 || { cat "$out/publish-$label.log" >&2; exit 1; }
+  bash "$copy/scripts/publish.sh" "$@" "$out/$label" >"$out/publish-$label.log" 2>&1 || { cat "$out/publish-$label.log" >&2; rm -rf "$copy"; exit 1; }
   end=$(date +%s.%N)
+  rm -rf "$copy"
   daemons+=(--daemon "$label=$out/$label/EcrDaemon" --publish-seconds "$label=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')")
 }
 
 if $compare; then
-  if grep -q -- '--jit' scripts/publish.sh; then
-    publish jit --jit
-    publish aot
-  else
-    # Before scripts/publish.sh has --jit (issue 20), its default is today's JIT build: compare it with itself.
-    echo "benchmark: scripts/publish.sh has no --jit yet: comparing two publishes of its default build, labelled jit and jit2" >&2
-    publish jit
-    publish jit2
-  fi
+  publish jit --jit
+  publish aot
 else
   bash scripts/publish.sh "$out/daemon" >/dev/null
   daemons=(--daemon "$out/daemon/EcrDaemon")
