@@ -12,7 +12,7 @@
 #
 # Native AOT (linux-x64): one self-contained native executable, OUTPUT_DIR/EcrDaemon, that needs
 # no .NET runtime (the image's base is runtime-deps). It links with the C toolchain scripts/tools.sh
-# installs (clang, zlib1g-dev); the first publish on a machine also restores the ILCompiler package
+# installs (clang; the runtime pack brings its own zlib); the first publish on a machine also restores the ILCompiler package
 # and the NativeAOT runtime pack (see "Building and publishing" in README.md for the version pin).
 # Only the executable (and appsettings.json, which the daemon reads from its own directory) is
 # copied to OUTPUT_DIR; the debug symbols (EcrDaemon.dbg) stay in the intermediate directory.
