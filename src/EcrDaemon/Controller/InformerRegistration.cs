@@ -42,7 +42,7 @@ internal static class InformerRegistration
     {
         var client = sp.GetRequiredService<IKubernetes>();
         var state = sp.GetRequiredService<ClusterState>();
-        var watches = WatchStream.For(client);
+        var watches = WatchStream.For(client, sp.GetRequiredService<KubernetesClientConfiguration>());
         List<IInformer> informers =
         [
             Informer(sp, "namespaces", state.Namespaces,

@@ -36,16 +36,24 @@ internal enum WatchEventType
 /// <item>A broken connection throws what the response stream threw; cancellation throws <see cref="OperationCanceledException"/>.</item>
 /// </list>
 /// </summary>
-internal sealed class WatchStream(k8s.Kubernetes client)
+internal sealed class WatchStream(k8s.Kubernetes client, KubernetesClientConfiguration? config = null)
 {
+    /// <summary>As KubernetesClient sends its own calls: HTTP/2 unless the configuration disables it.</summary>
+    private readonly Version _version = config?.DisableHttp2 == true ? HttpVersion.Version11 : HttpVersion.Version20;
+
+    /// <summary>The kubeconfig's <c>tls-server-name</c>, sent as the Host (SNI and the certificate's name check), as KubernetesClient does.</summary>
+    private readonly string? _tlsServerName = string.IsNullOrWhiteSpace(config?.TlsServerName) ? null : config.TlsServerName;
+
     /// <summary>The first size of a stream's line buffer (pooled); it doubles for longer lines.</summary>
     private const int InitialBufferSize = 16 * 1024;
 
     /// <summary>A line longer than this is not a watch event (an object in etcd is at most about 1.5 MB).</summary>
     internal const int MaxLineLength = 64 * 1024 * 1024;
 
-    public static WatchStream For(IKubernetes client) =>
-        new(client as k8s.Kubernetes ?? throw new ArgumentException($"watches need the k8s.Kubernetes client, not {client.GetType().Name}", nameof(client)));
+    /// <param name="client">The client whose HttpClient, handlers and credentials the watches use.</param>
+    /// <param name="config">The configuration it was built from, for what KubernetesClient keeps private (HTTP/2 off, tls-server-name).</param>
+    public static WatchStream For(IKubernetes client, KubernetesClientConfiguration? config = null) =>
+        new(client as k8s.Kubernetes ?? throw new ArgumentException($"watches need the k8s.Kubernetes client, not {client.GetType().Name}", nameof(client)), config);
 
     /// <summary>
     /// Watches the collection at <paramref name="path"/> (e.g. <c>/api/v1/namespaces</c>) from
@@ -151,10 +159,14 @@ internal sealed class WatchStream(k8s.Kubernetes client)
 
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri.AbsoluteUri.TrimEnd('/') + path + query))
         {
-            Version = client.HttpClient.DefaultRequestVersion,
-            VersionPolicy = client.HttpClient.DefaultVersionPolicy,
+            Version = _version,
         };
         request.Headers.Accept.ParseAdd("application/json");
+        if (_tlsServerName is not null)
+        {
+            request.Headers.Host = _tlsServerName;
+        }
+
         if (client.Credentials is { } credentials)
         {
             await credentials.ProcessHttpRequestAsync(request, cancellationToken);
