@@ -50,6 +50,9 @@ public sealed class CredentialsStandIn : IAsyncDisposable
 
     public int Requests => requests;
 
+    /// <summary>The access key id AssumeRole must be signed with: the static source keys, or (role chaining from IRSA) the web identity session's.</summary>
+    public string AssumeRoleSourceKeyId { get; set; } = EcrStandIn.DefaultAccessKeyId;
+
     /// <summary>Starts serving on 127.0.0.1 and <paramref name="port"/> (0: any free port).</summary>
     public static async Task<CredentialsStandIn> StartAsync(int port = 0)
     {
@@ -136,7 +139,7 @@ public sealed class CredentialsStandIn : IAsyncDisposable
     private async Task AssumeRoleAsync(HttpContext context, IFormCollection form)
     {
         var authorization = context.Request.Headers.Authorization.ToString();
-        if (!authorization.Contains($"Credential={EcrStandIn.DefaultAccessKeyId}/", StringComparison.Ordinal))
+        if (!authorization.Contains($"Credential={AssumeRoleSourceKeyId}/", StringComparison.Ordinal))
         {
             await Write(context, 403, "text/xml", Error(authorization.Length == 0 ? "MissingAuthenticationToken" : "InvalidClientTokenId",
                 "AssumeRole must be signed with the source credentials"));

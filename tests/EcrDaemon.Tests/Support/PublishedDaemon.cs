@@ -27,6 +27,12 @@ internal static class PublishedDaemon
 
     private static async Task<string> PublishAsync()
     {
+        // A review run may point at an output published already (scripts/publish.sh OUTPUT_DIR) instead of publishing again.
+        if (Environment.GetEnvironmentVariable("ECRDAEMON_PUBLISHED_OUTPUT") is { Length: > 0 } published)
+        {
+            return published;
+        }
+
         var work = Directory.CreateTempSubdirectory("ecrdaemon-published-");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => work.Delete(recursive: true);
         var output = Path.Combine(work.FullName, "app");
