@@ -62,3 +62,79 @@ public sealed class WatchStreamReview20Tests
         Assert.Equal(listHost, watchHost);
     }
 }
+
+/// <summary>Review of issue 20: thousands of watches ended every way a watch ends leave no response open.</summary>
+public sealed class WatchStreamRestartReview20Tests
+{
+    private sealed class TrackedBody(byte[] bytes, bool hang) : MemoryStream(bytes)
+    {
+        public static int Open;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var n = await base.ReadAsync(buffer, cancellationToken);
+            if (n == 0 && hang)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            return n;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && !_disposed)
+            {
+                _disposed = true;
+                Interlocked.Decrement(ref Open);
+            }
+
+            base.Dispose(disposing);
+        }
+
+        private bool _disposed;
+    }
+
+    private sealed class Server : DelegatingHandler
+    {
+        private int _n;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var ev = """{"type":"ADDED","object":{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"a","resourceVersion":"8"}}}""" + "\n";
+            var (code, body, hang) = (Interlocked.Increment(ref _n) % 5) switch
+            {
+                0 => (HttpStatusCode.OK, ev, false), // the server ends it
+                1 => (HttpStatusCode.OK, ev + "not json\n" + ev, false), // a bad line
+                2 => (HttpStatusCode.OK, ev + """{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}""" + "\n", false),
+                3 => (HttpStatusCode.OK, ev, true), // silent after one event: cancelled
+                _ => (HttpStatusCode.Forbidden, """{"kind":"Status","code":403}""", false),
+            };
+            Interlocked.Increment(ref TrackedBody.Open);
+            return Task.FromResult(new HttpResponseMessage(code) { Content = new StreamContent(new TrackedBody(Encoding.UTF8.GetBytes(body), hang)), RequestMessage = request });
+        }
+    }
+
+    [Fact]
+    public async Task Thousands_of_watches_ended_every_way_leave_no_response_open()
+    {
+        using var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = "https://kubernetes.test", AccessToken = "t" }, new Server());
+        var watches = WatchStream.For(client);
+        for (var i = 0; i < 2_000; i++)
+        {
+            using var cancel = new CancellationTokenSource();
+            try
+            {
+                await foreach (var _ in watches.WatchAsync("/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, "7", 60, null, _ => { }, cancel.Token))
+                {
+                    await cancel.CancelAsync(); // only the silent stream is still read after this
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or k8s.Autorest.HttpOperationException)
+            {
+            }
+        }
+
+        Assert.Equal(0, Volatile.Read(ref TrackedBody.Open));
+    }
+}
