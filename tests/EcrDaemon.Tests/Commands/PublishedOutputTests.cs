@@ -128,22 +128,8 @@ public sealed class PublishedOutputTests : StandInTest
         {
             await using var h = await DaemonHarness.StartAsync();
             var home = Directory.CreateDirectory(Path.Combine(work.FullName, "home")).FullName;
-            var kubeconfig = Path.Combine(home, "kubeconfig");
-            h.Cluster.WriteKubeconfig(kubeconfig, h.Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
-            var url = $"http://127.0.0.1:{FreePort()}";
-            var environment = WithoutDotnet(DaemonProcess.ScrubbedEnvironment(home, new Dictionary<string, string?>
-            {
-                ["KUBECONFIG"] = kubeconfig,
-                ["ASPNETCORE_URLS"] = url,
-                ["ASPNETCORE_HTTP_PORTS"] = null,
-                ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
-                ["AWS_SECRET_ACCESS_KEY"] = EcrStandIn.DefaultSecretAccessKey,
-                ["AWS_REGION"] = h.Ecr.Region,
-                ["AWS_EC2_METADATA_DISABLED"] = "true",
-                ["DOTNET_RUNNING_IN_CONTAINER"] = "true",
-                ["EcrDaemon__Registries__0__AccountId"] = h.Ecr.DefaultAccountId,
-                ["EcrDaemon__Registries__0__Endpoint"] = h.Ecr.Endpoint.ToString(),
-            }));
+            var url = PublishedDaemon.FreeLoopbackUrl();
+            var environment = PublishedDaemon.RunEnvironment(h, home, url, new Dictionary<string, string?>());
 
             using var daemon = BackgroundProcess.Start(executable, ["run"], environment);
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(5) };
@@ -205,7 +191,7 @@ public sealed class PublishedOutputTests : StandInTest
         {
             credentials["AWS_REGION"] = StandIn.Region;
             credentials["AWS_ENDPOINT_URL_ECR"] = StandIn.Endpoint.ToString();
-            var run = await Tools.RunAsync(executable, ["check"], WithoutDotnet(DaemonProcess.ScrubbedEnvironment(home.FullName, credentials)), TimeSpan.FromSeconds(90));
+            var run = await Tools.RunAsync(executable, ["check"], PublishedDaemon.WithoutDotnet(DaemonProcess.ScrubbedEnvironment(home.FullName, credentials)), TimeSpan.FromSeconds(90));
             Assert.True(run.ExitCode == 0, run.ToString());
             return run;
         }
@@ -218,26 +204,6 @@ public sealed class PublishedOutputTests : StandInTest
     /// <summary>The single <c>ok</c> line of a check, without its expiry.</summary>
     private static string OkLine(ProcessResult run) =>
         Regex.Replace(Assert.Single(MotoTests.Lines(run.StandardOutput)), "  expires [^ ]+( \\(already expired\\))?", "");
-
-    /// <summary>A native executable needs no runtime: none is pointed at, and there is no PATH to find a dotnet on.</summary>
-    private static Dictionary<string, string?> WithoutDotnet(Dictionary<string, string?> environment)
-    {
-        environment["DOTNET_ROOT"] = null;
-        environment["DOTNET_ROOT_X64"] = null;
-        environment["DOTNET_HOST_PATH"] = null;
-        environment["PATH"] = "/nonexistent";
-        return environment;
-    }
-
-    /// <summary>A port that was free a moment ago (bound to port 0, then released).</summary>
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     /// <summary>The status code, or what went wrong (the daemon may not listen yet).</summary>
     private static async Task<string> StatusAsync(HttpClient http, string path)

@@ -43,19 +43,9 @@ public sealed class PublishedReview20Tests
             await h.Admin.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "argocd", Labels = new Dictionary<string, string> { ["argocd"] = "true" } } });
             await h.Admin.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "team", Labels = new Dictionary<string, string> { ["team"] = "a" } } });
             var home = Directory.CreateDirectory(Path.Combine(work.FullName, "home")).FullName;
-            var kubeconfig = Path.Combine(home, "kubeconfig");
-            h.Cluster.WriteKubeconfig(kubeconfig, h.Cluster.ServiceAccountToken("ecr-daemon", "ecr-daemon"), "ecr-daemon");
-            var url = $"http://127.0.0.1:{FreePort()}";
-            var settings = new Dictionary<string, string?>
+            var url = PublishedDaemon.FreeLoopbackUrl();
+            var environment = PublishedDaemon.RunEnvironment(h, home, url, new Dictionary<string, string?>
             {
-                ["KUBECONFIG"] = kubeconfig,
-                ["ASPNETCORE_URLS"] = url,
-                ["ASPNETCORE_HTTP_PORTS"] = null,
-                ["AWS_ACCESS_KEY_ID"] = EcrStandIn.DefaultAccessKeyId,
-                ["AWS_SECRET_ACCESS_KEY"] = EcrStandIn.DefaultSecretAccessKey,
-                ["AWS_REGION"] = h.Ecr.Region,
-                ["AWS_EC2_METADATA_DISABLED"] = "true",
-                ["DOTNET_RUNNING_IN_CONTAINER"] = "true",
                 ["POD_NAME"] = "published-0",
                 ["POD_NAMESPACE"] = "ecr-daemon",
                 ["EcrDaemon__LeaderElection__Enabled"] = "true",
@@ -63,8 +53,6 @@ public sealed class PublishedReview20Tests
                 ["EcrDaemon__LeaderElection__RenewDeadline"] = "00:00:03",
                 ["EcrDaemon__LeaderElection__RetryPeriod"] = "00:00:00.500",
                 ["EcrDaemon__Registries__0__Name"] = "acct-a",
-                ["EcrDaemon__Registries__0__AccountId"] = h.Ecr.DefaultAccountId,
-                ["EcrDaemon__Registries__0__Endpoint"] = h.Ecr.Endpoint.ToString(),
                 ["EcrDaemon__Profiles__0__Name"] = "argocd",
                 ["EcrDaemon__Profiles__0__NamespaceSelector"] = "argocd=true",
                 ["EcrDaemon__Profiles__0__SecretName"] = "ecr-helm",
@@ -74,10 +62,7 @@ public sealed class PublishedReview20Tests
                 ["EcrDaemon__Profiles__1__NamespaceSelector"] = "team=a",
                 ["EcrDaemon__Profiles__1__SecretName"] = "ecr-team-a",
                 ["EcrDaemon__Profiles__1__Registries__0"] = "acct-a",
-            };
-            var environment = DaemonProcess.ScrubbedEnvironment(home, settings);
-            environment["DOTNET_ROOT"] = null;
-            environment["PATH"] = "/nonexistent";
+            });
 
             using var daemon = BackgroundProcess.Start(executable, ["run"], environment);
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(5) };
@@ -109,14 +94,5 @@ public sealed class PublishedReview20Tests
         {
             work.Delete(recursive: true);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }
