@@ -65,11 +65,10 @@ internal static class CleanupCommand
         {
             foreach (var secretName in secretNames)
             {
-                secrets.AddRange((await client.CoreV1.ListSecretForAllNamespacesAsync(
-                    fieldSelector: Markers.SecretNameSelector(secretName), labelSelector: Markers.ManagedSelector, cancellationToken: cancellationToken)).Items);
+                secrets.AddRange((await client.ListSecretsAsync(Markers.SecretNameSelector(secretName), Markers.ManagedSelector, null, null, cancellationToken)).Items);
             }
 
-            accounts = await client.CoreV1.ListServiceAccountForAllNamespacesAsync(cancellationToken: cancellationToken);
+            accounts = await client.ListServiceAccountsAsync(null, null, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -83,7 +82,7 @@ internal static class CleanupCommand
             // Only the secret listed as ours: one replaced or edited since (a 409) is left alone and reported.
             var (ns, secretName) = (secret.Metadata.NamespaceProperty, secret.Metadata.Name);
             var listed = new V1DeleteOptions { Preconditions = new V1Preconditions { Uid = secret.Metadata.Uid, ResourceVersion = secret.Metadata.ResourceVersion } };
-            await Try($"deleted secret {ns}/{secretName}", () => client.CoreV1.DeleteNamespacedSecretAsync(secretName, ns, body: listed, cancellationToken: cancellationToken));
+            await Try($"deleted secret {ns}/{secretName}", () => client.DeleteSecretAsync(ns, secretName, listed, cancellationToken));
         }
 
         foreach (var sa in accounts.Items)
@@ -94,8 +93,7 @@ internal static class CleanupCommand
             }
 
             await Try($"removed {string.Join(", ", removedNames)} from serviceaccount {sa.Metadata.NamespaceProperty}/{sa.Metadata.Name}", () =>
-                client.CoreV1.PatchNamespacedServiceAccountAsync(patch, sa.Metadata.Name, sa.Metadata.NamespaceProperty,
-                    cancellationToken: cancellationToken));
+                client.PatchServiceAccountAsync(sa.Metadata.NamespaceProperty, sa.Metadata.Name, patch, cancellationToken));
         }
 
         await stdout.WriteLineAsync($"cleanup: removed {removed}, failed {failures}");

@@ -1,4 +1,5 @@
 using EcrDaemon.Controller;
+using EcrDaemon.Kubernetes;
 using EcrDaemon.Primitives;
 using k8s;
 using k8s.Exceptions;
@@ -82,11 +83,11 @@ internal static class CommandDispatcher
     }
 
     /// <summary>The Kubernetes client, or null after one line on stderr saying why there is no configuration.</summary>
-    public static async Task<IKubernetes?> KubernetesClientAsync(IHost host, TextWriter stderr)
+    public static async Task<KubernetesApi?> KubernetesClientAsync(IHost host, TextWriter stderr)
     {
         try
         {
-            return host.Services.GetRequiredService<IKubernetes>();
+            return host.Services.GetRequiredService<KubernetesApi>();
         }
         catch (KubeConfigException e)
         {

@@ -57,6 +57,7 @@ internal static class DaemonServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Leadership>());
         services.AddHostedService(sp => sp.GetRequiredService<TokenRefresher>());
         services.AddHostedService(sp => sp.GetRequiredService<PullSecretController>());
+        services.AddHostedService<HeapTrimmer>();
         return services;
     }
 

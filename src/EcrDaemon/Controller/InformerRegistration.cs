@@ -40,19 +40,19 @@ internal static class InformerRegistration
 
     private static List<IInformer> Create(IServiceProvider sp)
     {
-        var client = sp.GetRequiredService<IKubernetes>();
+        var client = sp.GetRequiredService<KubernetesApi>();
         var state = sp.GetRequiredService<ClusterState>();
-        var watches = WatchStream.For(client, sp.GetRequiredService<KubernetesClientConfiguration>());
+        var watches = new WatchStream(client);
         List<IInformer> informers =
         [
             Informer(sp, "namespaces", state.Namespaces,
-                async (limit, next, ct) => Page(await client.CoreV1.ListNamespaceAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
+                async (limit, next, ct) => Page(await client.ListNamespacesAsync(limit, next, ct)),
                 (rv, timeout, onError, ct) => watches.WatchAsync(
-                    "/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, rv, timeout, fieldSelector: null, onError, ct)),
+                    "/api/v1/namespaces", ApiJson.Default.V1Namespace, rv, timeout, fieldSelector: null, onError, ct)),
             Informer(sp, "serviceaccounts", state.ServiceAccounts,
-                async (limit, next, ct) => Page(await client.CoreV1.ListServiceAccountForAllNamespacesAsync(limit: limit, continueParameter: next, cancellationToken: ct)),
+                async (limit, next, ct) => Page(await client.ListServiceAccountsAsync(limit, next, ct)),
                 (rv, timeout, onError, ct) => watches.WatchAsync(
-                    "/api/v1/serviceaccounts", SourceGenerationContext.Default.V1ServiceAccount, rv, timeout, fieldSelector: null, onError, ct)),
+                    "/api/v1/serviceaccounts", ApiJson.Default.V1ServiceAccount, rv, timeout, fieldSelector: null, onError, ct)),
         ];
 
         // Per profile, only the secrets named as its secret, by field selector metadata.name=<SecretName>
@@ -61,10 +61,9 @@ internal static class InformerRegistration
         {
             var selector = Markers.SecretNameSelector(profile.SecretName);
             informers.Add(Informer(sp, state.Profiles.Count == 1 ? "secrets" : $"secrets {profile.SecretName}", state.Secrets(profile),
-                async (limit, next, ct) => Page(await client.CoreV1.ListSecretForAllNamespacesAsync(
-                    fieldSelector: selector, limit: limit, continueParameter: next, cancellationToken: ct)),
+                async (limit, next, ct) => Page(await client.ListSecretsAsync(selector, null, limit, next, ct)),
                 (rv, timeout, onError, ct) => watches.WatchAsync(
-                    "/api/v1/secrets", SourceGenerationContext.Default.V1Secret, rv, timeout, selector, onError, ct)));
+                    "/api/v1/secrets", ApiJson.Default.V1Secret, rv, timeout, selector, onError, ct)));
         }
 
         return informers;

@@ -153,4 +153,7 @@ internal static partial class Log
     // 9xxx: the process.
     [LoggerMessage(EventId = LogEvents.ServiceFailed, Level = LogLevel.Critical, Message = "{Service} failed; the daemon stops with exit code 1")]
     public static partial void ServiceFailed(this ILogger logger, Exception exception, string service);
+
+    [LoggerMessage(EventId = LogEvents.HeapTrimmed, Level = LogLevel.Debug, Message = "The work queue is idle: compacted the heap, {Before} bytes committed before, {After} after")]
+    public static partial void HeapTrimmed(this ILogger logger, long before, long after);
 }

@@ -65,4 +65,5 @@ internal static class LogEvents
 
     // 9xxx: the process.
     public const int ServiceFailed = 9001;
+    public const int HeapTrimmed = 9002;
 }

@@ -38,7 +38,7 @@ internal enum EventOutcome
 /// </summary>
 internal sealed class EventRecorder : IDisposable
 {
-    private readonly IKubernetes _client;
+    private readonly KubernetesApi _client;
     private readonly TimeProvider _time;
     private readonly ILogger<EventRecorder> _logger;
     private readonly bool _enabled;
@@ -52,7 +52,7 @@ internal sealed class EventRecorder : IDisposable
         AutoReplenishment = true,
     });
 
-    public EventRecorder(IKubernetes client, TimeProvider time, IOptions<EcrDaemonOptions> options, ILogger<EventRecorder> logger)
+    public EventRecorder(KubernetesApi client, TimeProvider time, IOptions<EcrDaemonOptions> options, ILogger<EventRecorder> logger)
     {
         _client = client;
         _time = time;
@@ -102,7 +102,7 @@ internal sealed class EventRecorder : IDisposable
         };
         try
         {
-            await _client.CoreV1.CreateNamespacedEventAsync(ev, ns, cancellationToken: cancellationToken);
+            await _client.CreateEventAsync(ns, ev, cancellationToken);
             return EventOutcome.Recorded;
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -13,7 +13,7 @@ internal static class KubernetesServiceCollectionExtensions
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Registers the one <see cref="IKubernetes"/> client: in-cluster configuration when running in
+    /// Registers the one <see cref="KubernetesApi"/> client: in-cluster configuration when running in
     /// a pod, else <c>KUBECONFIG</c> or <c>~/.kube/config</c>. It is created on first use, so
     /// commands that never talk to Kubernetes (<c>check</c>) need no cluster. Any problem with the
     /// configuration is a <see cref="KubeConfigException"/> with a one-line message naming its source.
@@ -23,7 +23,7 @@ internal static class KubernetesServiceCollectionExtensions
     {
         services.TryAddSingleton(_ => Configuration());
         services.TryAddSingleton<KubernetesMetrics>();
-        services.TryAddSingleton<IKubernetes>(sp =>
+        services.TryAddSingleton(sp =>
         {
             var config = sp.GetRequiredService<KubernetesClientConfiguration>();
 
@@ -39,7 +39,7 @@ internal static class KubernetesServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<EcrDaemonOptions>>().Value;
             try
             {
-                return new k8s.Kubernetes(config, new ApiRequestHandler(
+                return new KubernetesApi(config, new ApiRequestHandler(
                     options.KubernetesQps, options.KubernetesBurst, RequestTimeout, sp.GetRequiredService<KubernetesMetrics>()));
             }
             catch (Exception e) when (e is not KubeConfigException)

@@ -22,38 +22,26 @@ internal enum WatchEventType
 }
 
 /// <summary>
-/// The daemon's own watch client: <c>GET &lt;path&gt;?watch=true</c> through the client's own
-/// <see cref="HttpClient"/> and <see cref="k8s.Kubernetes.Credentials"/>, so that a watch is
-/// authenticated and handled like every other request of the client (<see cref="ApiRequestHandler"/>
+/// The daemon's own watch client: <c>GET &lt;path&gt;?watch=true</c> through <see cref="KubernetesApi"/>,
+/// so that a watch is authenticated and handled like every other request of the client (<see cref="ApiRequestHandler"/>
 /// counts it in the request metrics, and by its own rule exempts it from the rate limit and the
 /// per-request timeout). Each newline-delimited event is decoded with a source-generated
 /// <see cref="JsonTypeInfo{T}"/>, in one pass per line, from a pooled buffer (no string per line).
 /// <list type="bullet">
-/// <item>A non-2xx answer to the request is thrown as <see cref="HttpOperationException"/> with the status and body, as KubernetesClient's calls do.</item>
+/// <item>A non-2xx answer to the request is thrown as <see cref="HttpOperationException"/> with the status and body, as every other call.</item>
 /// <item>An <c>ERROR</c> event (410 Expired or any other status) is passed to <c>onError</c> as a <see cref="KubernetesException"/> with its status, and the stream ends.</item>
 /// <item>A line that is not a watch event (not JSON, unknown type, no object), or a last line cut short, is passed to <c>onError</c> as <see cref="InvalidDataException"/>, and the stream ends; no half event is delivered.</item>
 /// <item>The server ending the stream at a line boundary (its <c>timeoutSeconds</c>) ends the enumeration without an error.</item>
 /// <item>A broken connection throws what the response stream threw; cancellation throws <see cref="OperationCanceledException"/>.</item>
 /// </list>
 /// </summary>
-internal sealed class WatchStream(k8s.Kubernetes client, KubernetesClientConfiguration? config = null)
+internal sealed class WatchStream(KubernetesApi api)
 {
-    /// <summary>As KubernetesClient sends its own calls: HTTP/2 unless the configuration disables it.</summary>
-    private readonly Version _version = config?.DisableHttp2 == true ? HttpVersion.Version11 : HttpVersion.Version20;
-
-    /// <summary>The kubeconfig's <c>tls-server-name</c>, sent as the Host (SNI and the certificate's name check), as KubernetesClient does.</summary>
-    private readonly string? _tlsServerName = string.IsNullOrWhiteSpace(config?.TlsServerName) ? null : config.TlsServerName;
-
     /// <summary>The first size of a stream's line buffer (pooled); it doubles for longer lines.</summary>
     private const int InitialBufferSize = 16 * 1024;
 
     /// <summary>A line longer than this is not a watch event (an object in etcd is at most about 1.5 MB).</summary>
     internal const int MaxLineLength = 64 * 1024 * 1024;
-
-    /// <param name="client">The client whose HttpClient, handlers and credentials the watches use.</param>
-    /// <param name="config">The configuration it was built from, for what KubernetesClient keeps private (HTTP/2 off, tls-server-name).</param>
-    public static WatchStream For(IKubernetes client, KubernetesClientConfiguration? config = null) =>
-        new(client as k8s.Kubernetes ?? throw new ArgumentException($"watches need the k8s.Kubernetes client, not {client.GetType().Name}", nameof(client)), config);
 
     /// <summary>
     /// Watches the collection at <paramref name="path"/> (e.g. <c>/api/v1/namespaces</c>) from
@@ -148,7 +136,7 @@ internal sealed class WatchStream(k8s.Kubernetes client, KubernetesClientConfigu
     }
 
     /// <summary>Sends the watch request; a non-2xx answer is read and thrown as <see cref="HttpOperationException"/>.</summary>
-    private async Task<HttpResponseMessage> OpenAsync(string path, string resourceVersion, int timeoutSeconds, string? fieldSelector, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> OpenAsync(string path, string resourceVersion, int timeoutSeconds, string? fieldSelector, CancellationToken cancellationToken)
     {
         var query = string.Create(CultureInfo.InvariantCulture,
             $"?watch=true&allowWatchBookmarks=true&resourceVersion={Uri.EscapeDataString(resourceVersion)}&timeoutSeconds={timeoutSeconds}");
@@ -157,36 +145,7 @@ internal sealed class WatchStream(k8s.Kubernetes client, KubernetesClientConfigu
             query += $"&fieldSelector={Uri.EscapeDataString(fieldSelector)}";
         }
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri.AbsoluteUri.TrimEnd('/') + path + query))
-        {
-            Version = _version,
-        };
-        request.Headers.Accept.ParseAdd("application/json");
-        if (_tlsServerName is not null)
-        {
-            request.Headers.Host = _tlsServerName;
-        }
-
-        if (client.Credentials is { } credentials)
-        {
-            await credentials.ProcessHttpRequestAsync(request, cancellationToken);
-        }
-
-        var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        if (response.IsSuccessStatusCode)
-        {
-            return response;
-        }
-
-        using (response)
-        {
-            var body = await response.Content.ReadAsStringAsync(cancellationToken);
-            throw new HttpOperationException(
-                $"the watch of {path} was answered {(int)response.StatusCode} ({response.StatusCode})")
-            {
-                Response = new HttpResponseMessageWrapper(response, body),
-            };
-        }
+        return api.SendAsync(HttpMethod.Get, path + query, null, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 
     /// <summary>Room for more bytes: the unconsumed ones moved to the front, or a buffer twice as large.</summary>
@@ -257,7 +216,7 @@ internal sealed class WatchStream(k8s.Kubernetes client, KubernetesClientConfigu
                     }
                     else if (type == "ERROR")
                     {
-                        status = JsonSerializer.Deserialize(ref reader, SourceGenerationContext.Default.V1Status);
+                        status = JsonSerializer.Deserialize(ref reader, StatusSourceGenerationContext.Default.V1Status);
                     }
                     else
                     {
@@ -287,7 +246,7 @@ internal sealed class WatchStream(k8s.Kubernetes client, KubernetesClientConfigu
                 var value = line.Slice((int)objectStart, (int)objectLength);
                 if (type == "ERROR")
                 {
-                    status = JsonSerializer.Deserialize(value, SourceGenerationContext.Default.V1Status);
+                    status = JsonSerializer.Deserialize(value, StatusSourceGenerationContext.Default.V1Status);
                 }
                 else
                 {

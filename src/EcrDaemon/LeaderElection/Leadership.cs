@@ -1,5 +1,6 @@
 using EcrDaemon.Configuration;
 using EcrDaemon.Diagnostics;
+using EcrDaemon.Kubernetes;
 using EcrDaemon.Ecr;
 using k8s;
 using Microsoft.Extensions.Hosting;
@@ -15,7 +16,7 @@ namespace EcrDaemon.LeaderElection;
 /// is lost, so the writes in flight stop at once. On shutdown the leader releases the Lease, so
 /// that another replica takes over without waiting for it to expire.
 /// </summary>
-internal sealed class Leadership(IKubernetes client, TokenRefresher refresher, IOptions<EcrDaemonOptions> options, TimeProvider time, ILogger<Leadership> logger)
+internal sealed class Leadership(KubernetesApi client, TokenRefresher refresher, IOptions<EcrDaemonOptions> options, TimeProvider time, ILogger<Leadership> logger)
     : BackgroundService
 {
     private readonly Lock _lock = new();
@@ -53,7 +54,7 @@ internal sealed class Leadership(IKubernetes client, TokenRefresher refresher, I
 
         try
         {
-            var record = (await client.CoordinationV1.ReadNamespacedLeaseAsync(election.LeaseName, election.Namespace, cancellationToken: cancellationToken)).Spec;
+            var record = (await client.ReadLeaseAsync(election.Namespace, election.LeaseName, cancellationToken)).Spec;
             var held = record is { HolderIdentity: { Length: > 0 } holder, RenewTime: { } renewed } && holder != Identity
                 && renewed.ToUniversalTime().AddSeconds(record.LeaseDurationSeconds ?? 0) > time.GetUtcNow().UtcDateTime;
             return held ? record!.HolderIdentity : null;

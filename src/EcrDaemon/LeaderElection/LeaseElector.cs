@@ -34,7 +34,7 @@ internal sealed class LeaseElector : IDisposable
 {
     private const int Tries = 2; // a read and a write, once more after a conflict
 
-    private readonly IKubernetes _client;
+    private readonly KubernetesApi _client;
     private readonly string _namespace;
     private readonly string _name;
     private readonly LeaseTimings _timings;
@@ -50,7 +50,7 @@ internal sealed class LeaseElector : IDisposable
     private long _renewStartedAt;
     private long _rounds;
 
-    public LeaseElector(IKubernetes client, string @namespace, string name, string identity, LeaseTimings timings, TimeProvider time, ILogger logger)
+    public LeaseElector(KubernetesApi client, string @namespace, string name, string identity, LeaseTimings timings, TimeProvider time, ILogger logger)
     {
         _client = client;
         _namespace = @namespace;
@@ -128,7 +128,7 @@ internal sealed class LeaseElector : IDisposable
             spec.RenewTime = Now();
             try
             {
-                await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(WithoutManagedFields(lease), _name, _namespace, cancellationToken: cancellationToken);
+                await _client.ReplaceLeaseAsync(_namespace, _name, WithoutManagedFields(lease), cancellationToken);
                 _logger.LeaseReleased(_name);
                 return true;
             }
@@ -183,7 +183,7 @@ internal sealed class LeaseElector : IDisposable
             };
             try
             {
-                created = await _client.CoordinationV1.CreateNamespacedLeaseAsync(created, _namespace, cancellationToken: cancellationToken);
+                created = await _client.CreateLeaseAsync(_namespace, created, cancellationToken);
             }
             catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict))
             {
@@ -221,7 +221,7 @@ internal sealed class LeaseElector : IDisposable
         V1Lease written;
         try
         {
-            written = await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(WithoutManagedFields(lease), _name, _namespace, cancellationToken: cancellationToken);
+            written = await _client.ReplaceLeaseAsync(_namespace, _name, WithoutManagedFields(lease), cancellationToken);
         }
         catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.Conflict))
         {
@@ -237,7 +237,7 @@ internal sealed class LeaseElector : IDisposable
     {
         try
         {
-            return await _client.CoordinationV1.ReadNamespacedLeaseAsync(_name, _namespace, cancellationToken: cancellationToken);
+            return await _client.ReadLeaseAsync(_namespace, _name, cancellationToken);
         }
         catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound))
         {

@@ -53,7 +53,7 @@ internal sealed class NamespaceReconciler
     private readonly SecretWriter[] _secrets;
     private readonly ServiceAccountWriter _serviceAccounts;
 
-    public NamespaceReconciler(IKubernetes client, ClusterState state, WorkQueue queue, DesiredPullSecret desired, EventRecorder events,
+    public NamespaceReconciler(KubernetesApi client, ClusterState state, WorkQueue queue, DesiredPullSecret desired, EventRecorder events,
         IMeterFactory meters, TimeProvider time, IOptions<EcrDaemonOptions> options, ILogger<NamespaceReconciler> logger)
     {
         (_state, _desired, _time, _logger, _daemonOptions, _profiles) = (state, desired, time, logger, options.Value, state.Profiles);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using EcrDaemon.Diagnostics;
 using EcrDaemon.Kubernetes;
@@ -17,7 +18,7 @@ namespace EcrDaemon.Reconciliation;
 /// (someone changed or created the secret): the secret is read, what is there is cached, and the
 /// plan stops with <see cref="WriteOutcome.Conflict"/>. Each write reports progress (for /livez).
 /// </summary>
-internal sealed class SecretWriter(IKubernetes client, ObjectCache<V1Secret, SecretView> cache, Action<string> progressed, EventRecorder events, ILogger logger,
+internal sealed class SecretWriter(KubernetesApi client, ObjectCache<V1Secret, SecretView> cache, Action<string> progressed, EventRecorder events, ILogger logger,
     PullSecretProfile profile)
 {
     private string SecretName => profile.SecretName;
@@ -149,7 +150,7 @@ internal sealed class SecretWriter(IKubernetes client, ObjectCache<V1Secret, Sec
     private Task<WriteOutcome> CreateAsync(string ns, PullSecretContent content, CancellationToken cancellationToken)
     {
         var secret = Body(ns, content);
-        return WriteAsync(ns, async () => await client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: cancellationToken), cancellationToken);
+        return WriteAsync(ns, async () => await client.CreateSecretAsync(ns, secret, cancellationToken), cancellationToken);
     }
 
     /// <summary>
@@ -160,11 +161,11 @@ internal sealed class SecretWriter(IKubernetes client, ObjectCache<V1Secret, Sec
     private Task<WriteOutcome> PatchAsync(SecretView secret, PullSecretContent content, CancellationToken cancellationToken)
     {
         // A JSON merge patch of the same body: the type is immutable and only ever matches here, so it stays out.
-        var patch = JsonNode.Parse(KubernetesJson.Serialize(Body(secret.Namespace, content)))!.AsObject();
+        var patch = JsonSerializer.SerializeToNode(Body(secret.Namespace, content), ApiJson.Default.V1Secret)!.AsObject();
         patch.Remove("type");
         patch["metadata"]!["resourceVersion"] = secret.ResourceVersion;
-        return WriteAsync(secret.Namespace, async () => await Writes.GoneIsNull(client.CoreV1.PatchNamespacedSecretAsync(
-            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), SecretName, secret.Namespace, cancellationToken: cancellationToken)), cancellationToken);
+        return WriteAsync(secret.Namespace, async () => await Writes.GoneIsNull(client.PatchSecretAsync(
+            secret.Namespace, SecretName, new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), cancellationToken)), cancellationToken);
     }
 
     /// <summary>
@@ -177,7 +178,7 @@ internal sealed class SecretWriter(IKubernetes client, ObjectCache<V1Secret, Sec
         var preconditions = new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = secret.ResourceVersion } };
         return WriteAsync(secret.Namespace, async () =>
         {
-            await Writes.GoneIsNull(client.CoreV1.DeleteNamespacedSecretAsync(SecretName, secret.Namespace, body: preconditions, cancellationToken: cancellationToken));
+            await Writes.GoneIsDone(client.DeleteSecretAsync(secret.Namespace, SecretName, preconditions, cancellationToken));
             return null;
         }, cancellationToken);
     }
@@ -200,7 +201,7 @@ internal sealed class SecretWriter(IKubernetes client, ObjectCache<V1Secret, Sec
         }
 
         using var reading = cache.Plan(ns, SecretName);
-        cache.Complete(reading, await Writes.GoneIsNull(client.CoreV1.ReadNamespacedSecretAsync(SecretName, ns, cancellationToken: cancellationToken)));
+        cache.Complete(reading, await Writes.GoneIsNull(client.ReadSecretAsync(ns, SecretName, cancellationToken)));
         return WriteOutcome.Conflict;
     }
 }

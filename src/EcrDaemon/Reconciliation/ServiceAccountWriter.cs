@@ -14,7 +14,7 @@ namespace EcrDaemon.Reconciliation;
 /// retry, so that their entries and ours both survive. The last attempt's 409 is thrown. Each write
 /// is logged and recorded as an Event.
 /// </summary>
-internal sealed class ServiceAccountWriter(IKubernetes client, ClusterState state, Action<string> progressed, EventRecorder events, ILogger logger)
+internal sealed class ServiceAccountWriter(KubernetesApi client, ClusterState state, Action<string> progressed, EventRecorder events, ILogger logger)
 {
     private const int Attempts = 4;
 
@@ -30,9 +30,8 @@ internal sealed class ServiceAccountWriter(IKubernetes client, ClusterState stat
             using var planned = state.ServiceAccounts.Plan(sa.Namespace, sa.Name);
             try
             {
-                var written = await client.CoreV1.PatchNamespacedServiceAccountAsync(
-                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.Added, change.Previous), sa.Name, sa.Namespace,
-                    cancellationToken: cancellationToken);
+                var written = await client.PatchServiceAccountAsync(sa.Namespace, sa.Name,
+                    ServiceAccountPatch.Create(sa.ResourceVersion, change.PullSecrets, change.Added, change.Previous), cancellationToken);
                 progressed(sa.Namespace); // a namespace with thousands of ServiceAccounts is one long run: each write is progress for /livez
                 state.ServiceAccounts.Complete(planned, written);
                 logger.ServiceAccountPatched(sa.Namespace, sa.Name, change.Description);
@@ -53,7 +52,7 @@ internal sealed class ServiceAccountWriter(IKubernetes client, ClusterState stat
             // Plan again from what is there now: the read's answer, or a watch event newer than the plan.
             using (var reading = state.ServiceAccounts.Plan(sa.Namespace, sa.Name))
             {
-                state.ServiceAccounts.Complete(reading, await Writes.GoneIsNull(client.CoreV1.ReadNamespacedServiceAccountAsync(sa.Name, sa.Namespace, cancellationToken: cancellationToken)));
+                state.ServiceAccounts.Complete(reading, await Writes.GoneIsNull(client.ReadServiceAccountAsync(sa.Namespace, sa.Name, cancellationToken)));
             }
 
             if (state.ServiceAccounts.Get(sa.Namespace, sa.Name) is not { } current)

@@ -36,4 +36,16 @@ internal static class Writes
             return null;
         }
     }
+
+    /// <summary>A 404 on a delete (the namespace itself still there): the object was already gone, which is what was asked.</summary>
+    public static async Task GoneIsDone(Task request)
+    {
+        try
+        {
+            await request;
+        }
+        catch (HttpOperationException e) when (ApiErrors.Is(e, HttpStatusCode.NotFound) && !ApiErrors.NamespaceGoingAway(e))
+        {
+        }
+    }
 }

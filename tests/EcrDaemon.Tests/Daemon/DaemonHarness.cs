@@ -83,10 +83,18 @@ internal sealed class DaemonHarness : IAsyncDisposable
         return new DaemonHarness(cluster, ecr, admin);
     }
 
-    public static k8s.Kubernetes Client(TestClusterServer cluster, string? token, string contextNamespace)
+    /// <summary>A KubernetesClient client of the test cluster, for the tests' own setup and checks.</summary>
+    public static k8s.Kubernetes Client(TestClusterServer cluster, string? token, string contextNamespace) =>
+        new(Config(cluster, token, contextNamespace));
+
+    /// <summary>The daemon's own client of the test cluster (no handlers), for tests of the parts that take one.</summary>
+    public static KubernetesApi Api(TestClusterServer cluster, string? token, string contextNamespace) =>
+        new(Config(cluster, token, contextNamespace));
+
+    private static KubernetesClientConfiguration Config(TestClusterServer cluster, string? token, string contextNamespace)
     {
         using var stream = new MemoryStream(Encoding.UTF8.GetBytes(cluster.Kubeconfig(token, contextNamespace)));
-        return new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(stream)));
+        return KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(stream));
     }
 
     /// <summary>The daemon's settings for this harness: the stand-in's registry, fast ECR retries, plus <paramref name="extra"/>.</summary>

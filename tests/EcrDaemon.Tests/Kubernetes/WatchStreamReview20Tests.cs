@@ -45,11 +45,11 @@ public sealed class WatchStreamReview20Tests
             TlsServerName = "kubernetes.default.svc",
             DisableHttp2 = disableHttp2,
         };
-        using var client = new k8s.Kubernetes(config, recorder);
+        using var client = new KubernetesApi(config, recorder);
 
-        await client.CoreV1.ListNamespaceAsync();
-        await foreach (var _ in WatchStream.For(client, config).WatchAsync(
-            "/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, "7", 60, null, _ => { }, CancellationToken.None))
+        await client.ListNamespacesAsync(null, null, CancellationToken.None);
+        await foreach (var _ in new WatchStream(client).WatchAsync(
+            "/api/v1/namespaces", ApiJson.Default.V1Namespace, "7", 60, null, _ => { }, CancellationToken.None))
         {
         }
 
@@ -118,14 +118,14 @@ public sealed class WatchStreamRestartReview20Tests
     [Fact]
     public async Task Thousands_of_watches_ended_every_way_leave_no_response_open()
     {
-        using var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = "https://kubernetes.test", AccessToken = "t" }, new Server());
-        var watches = WatchStream.For(client);
+        using var client = new KubernetesApi(new KubernetesClientConfiguration { Host = "https://kubernetes.test", AccessToken = "t" }, new Server());
+        var watches = new WatchStream(client);
         for (var i = 0; i < 2_000; i++)
         {
             using var cancel = new CancellationTokenSource();
             try
             {
-                await foreach (var _ in watches.WatchAsync("/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, "7", 60, null, _ => { }, cancel.Token))
+                await foreach (var _ in watches.WatchAsync("/api/v1/namespaces", ApiJson.Default.V1Namespace, "7", 60, null, _ => { }, cancel.Token))
                 {
                     await cancel.CancelAsync(); // only the silent stream is still read after this
                 }

@@ -138,7 +138,7 @@ public sealed class WatchStreamTests
 
     private static string Bookmark(string resourceVersion) => Line("BOOKMARK", "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"" + resourceVersion + "\"}}");
 
-    private static k8s.Kubernetes Client(ScriptedServer server) =>
+    private static KubernetesApi Client(ScriptedServer server) =>
         new(new KubernetesClientConfiguration { Host = "https://kubernetes.test", AccessToken = Token }, server);
 
     private sealed record Run(List<string> Events, List<Exception> Errors, Exception? Thrown, ScriptedServer Server);
@@ -152,8 +152,8 @@ public sealed class WatchStreamTests
         Exception? thrown = null;
         try
         {
-            var watch = WatchStream.For(client).WatchAsync(
-                "/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, "7", 300, fieldSelector, errors.Add, cancel?.Token ?? CancellationToken.None);
+            var watch = new WatchStream(client).WatchAsync(
+                "/api/v1/namespaces", ApiJson.Default.V1Namespace, "7", 300, fieldSelector, errors.Add, cancel?.Token ?? CancellationToken.None);
             await foreach (var (type, ns) in watch)
             {
                 events.Add($"{type} {ns.Metadata.Name} {ns.Metadata.ResourceVersion}".Replace("  ", " ", StringComparison.Ordinal));
@@ -244,8 +244,8 @@ public sealed class WatchStreamTests
 
         using var client = Client(new ScriptedServer(() => Answer(Line("ADDED", Ns("a", "7")), longLine, Line("MODIFIED", Ns("a", "9")))));
         var objects = new List<V1Namespace>();
-        await foreach (var (_, ns) in WatchStream.For(client).WatchAsync(
-            "/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, "7", 300, null, e => Assert.Fail(e.ToString()), CancellationToken.None))
+        await foreach (var (_, ns) in new WatchStream(client).WatchAsync(
+            "/api/v1/namespaces", ApiJson.Default.V1Namespace, "7", 300, null, e => Assert.Fail(e.ToString()), CancellationToken.None))
         {
             objects.Add(ns);
         }
@@ -403,7 +403,7 @@ public sealed class WatchStreamTests
         };
         var server = new ScriptedServer(first, () => Answer(Hang.Instance));
         using var client = Client(server);
-        var watches = WatchStream.For(client);
+        var watches = new WatchStream(client);
 
         await using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var meters = services.GetRequiredService<IMeterFactory>();
@@ -431,7 +431,7 @@ public sealed class WatchStreamTests
         var sink = new RecordingSink();
         var informer = new Informer<V1Namespace>("namespaces",
             (_, _, _) => Task.FromResult<(IList<V1Namespace>, string, string?)>(([new V1Namespace { Metadata = new V1ObjectMeta { Name = "listed" } }], "7", null)),
-            (rv, timeout, onError, ct) => watches.WatchAsync("/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, rv, timeout, null, onError, ct),
+            (rv, timeout, onError, ct) => watches.WatchAsync("/api/v1/namespaces", ApiJson.Default.V1Namespace, rv, timeout, null, onError, ct),
             sink,
             new InformerSettings { StallTimeout = TimeSpan.FromMilliseconds(400), InitialBackoff = TimeSpan.FromMilliseconds(10), MaxBackoff = TimeSpan.FromMilliseconds(10) },
             TimeProvider.System,
@@ -514,6 +514,7 @@ public sealed class WatchStreamClusterTests : IAsyncLifetime
     private async Task<(List<string> Events, List<Exception> Errors, Exception? Thrown)> WatchNamespacesAsync(Func<IReadOnlyCollection<string>, Task> meanwhile)
     {
         var list = await _h.Admin.CoreV1.ListNamespaceAsync();
+        using var api = DaemonHarness.Api(_h.Cluster, null, "default");
         var events = new List<string>();
         var errors = new List<Exception>();
         Exception? thrown = null;
@@ -522,8 +523,8 @@ public sealed class WatchStreamClusterTests : IAsyncLifetime
         {
             try
             {
-                await foreach (var (type, ns) in WatchStream.For(_h.Admin).WatchAsync(
-                    "/api/v1/namespaces", SourceGenerationContext.Default.V1Namespace, list.Metadata.ResourceVersion, 60, null, errors.Add, CancellationToken.None))
+                await foreach (var (type, ns) in new WatchStream(api).WatchAsync(
+                    "/api/v1/namespaces", ApiJson.Default.V1Namespace, list.Metadata.ResourceVersion, 60, null, errors.Add, CancellationToken.None))
                 {
                     events.Add($"{type} {ns.Metadata.Name}");
                 }

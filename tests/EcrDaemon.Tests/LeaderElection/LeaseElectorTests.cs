@@ -1,3 +1,4 @@
+using EcrDaemon.Kubernetes;
 using EcrDaemon.LeaderElection;
 using EcrDaemon.TestCluster;
 using EcrDaemon.Testing;
@@ -29,11 +30,13 @@ public sealed class LeaseElectorTests : IAsyncLifetime
     private readonly List<Runner> _runners = [];
     private TestClusterServer _cluster = null!;
     private k8s.Kubernetes _admin = null!;
+    private KubernetesApi _api = null!;
 
     public async Task InitializeAsync()
     {
         _cluster = await TestClusterServer.StartAsync(new TestClusterOptions());
         _admin = DaemonHarness.Client(_cluster, null, Ns);
+        _api = DaemonHarness.Api(_cluster, null, Ns);
     }
 
     public async Task DisposeAsync()
@@ -45,6 +48,7 @@ public sealed class LeaseElectorTests : IAsyncLifetime
         }
 
         _admin.Dispose();
+        _api.Dispose();
         await _cluster.DisposeAsync();
     }
 
@@ -282,7 +286,7 @@ public sealed class LeaseElectorTests : IAsyncLifetime
 
     private Runner Run(string identity)
     {
-        var elector = new LeaseElector(_admin, Ns, Name, identity, Timings, _time, NullLogger.Instance);
+        var elector = new LeaseElector(_api, Ns, Name, identity, Timings, _time, NullLogger.Instance);
         var runner = new Runner(elector, _time);
         _runners.Add(runner);
         return runner;
