@@ -39,17 +39,12 @@ internal static class CommandDispatcher
     internal delegate Task<int> HostedCommand(IHost host, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken);
 
     /// <summary>
-    /// One command of the command line: its options and arguments, what it does, its exit codes.
-    /// The values of <paramref name="Symbols"/> options are also configuration keys (<c>--secret-name X</c> is
-    /// <c>secret-name</c>), and the <see cref="ParseResult"/> is a service, for arguments a command reads itself.
+    /// One command of the command line: what it does, its exit codes, and its options and arguments (made anew for
+    /// each command line: a symbol belongs to one). The values of its options are also configuration keys
+    /// (<c>--secret-name X</c> is <c>secret-name</c>), and the <see cref="ParseResult"/> is a service, for arguments a
+    /// command reads itself (<c>parse.GetValue&lt;string&gt;("NAMESPACE")</c>).
     /// </summary>
-    internal sealed record CommandSpec(string Name, string Description, string[] ExitCodes, HostedCommand Run, params Symbol[] Symbols);
-
-    private static readonly Option<string> SecretNameOption = new($"--{CleanupCommand.SecretNameFlag}")
-    {
-        Description = "Clean only this secret name (after a rename); default: SecretName, or every profile's SecretName.",
-        HelpName = "NAME",
-    };
+    internal sealed record CommandSpec(string Name, string Description, string[] ExitCodes, HostedCommand Run, Func<Symbol[]>? Symbols = null);
 
     /// <summary>The commands. A new command is one more entry here.</summary>
     internal static IReadOnlyList<CommandSpec> Commands { get; } =
@@ -64,7 +59,12 @@ internal static class CommandDispatcher
             CheckCommand.RunAsync),
         new("cleanup", "For uninstall or after a rename: deletes our secrets and the ServiceAccount entries we added, in every namespace; one line per removal. Stop the daemon first.",
             ["0  everything was removed", "1  something could not be removed", "2  invalid configuration, NAME is not a secret name, or a usage error"],
-            CleanupCommand.RunAsync, SecretNameOption),
+            CleanupCommand.RunAsync,
+            () => [new Option<string>($"--{CleanupCommand.SecretNameFlag}")
+            {
+                Description = "Clean only this secret name (after a rename); default: SecretName, or every profile's SecretName.",
+                HelpName = "NAME",
+            }]),
     ];
 
     /// <param name="customize">Lets tests replace services or add configuration before the host is built.</param>
@@ -128,7 +128,7 @@ internal static class CommandDispatcher
         foreach (var spec in Commands)
         {
             var command = new Command(spec.Name, spec.Description);
-            foreach (var symbol in spec.Symbols)
+            foreach (var symbol in spec.Symbols?.Invoke() ?? [])
             {
                 switch (symbol)
                 {
