@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The EcrDaemon image. Build from the repository root:
-#   docker build -t ecr-daemon .
+#   docker build --build-arg SOURCE_REVISION="$(git rev-parse HEAD)" -t ecr-daemon .
 # The image is not built in CI (no container engine there); instead the test suite runs
 # scripts/publish.sh, the same publish command as below, and runs the published daemon
 # (tests/EcrDaemon.Tests/Commands/PublishedOutputTests.cs).
@@ -31,7 +31,10 @@ RUN dotnet restore src/EcrDaemon/EcrDaemon.csproj -r linux-x64
 # restore is a no-op: the layer above did it.
 COPY scripts/publish.sh scripts/
 COPY src/ src/
-RUN bash scripts/publish.sh /app
+# The commit `EcrDaemon --version` prints (the context has no .git): docker build --build-arg SOURCE_REVISION=$(git rev-parse HEAD).
+# MSBuild reads the environment variable as the SourceRevisionId property.
+ARG SOURCE_REVISION=""
+RUN SourceRevisionId="$SOURCE_REVISION" bash scripts/publish.sh /app
 
 # ---- runtime: chiseled Ubuntu with only what a self-contained .NET executable needs: glibc (the
 # executable links only libc and libm), OpenSSL (loaded at run time for TLS) and CA certificates. No

@@ -1,5 +1,6 @@
-// EcrDaemon's entry point: `ecrdaemon [run|check|cleanup [--secret-name NAME]] [--Key=Value ...]` (run is the default).
-// Services are registered by AddEcrDaemon (Controller/, the composition root), called from CommandDispatcher.
+// EcrDaemon's entry point: `ecrdaemon [run|check|cleanup [--secret-name NAME]|help [COMMAND]] [--Section:Key=value ...]`,
+// `ecrdaemon --help` or `-h` (also after a command), `ecrdaemon --version`. No command is `run`. The command line is
+// CommandDispatcher's (System.CommandLine); services are registered by AddEcrDaemon (Controller/, the composition root).
 using System.Runtime.InteropServices;
 using EcrDaemon.Commands;
 

@@ -140,6 +140,16 @@ public sealed class EcrStandIn : IAsyncDisposable
 
     public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The stand-in's clock minus the real one (zero unless set). Its answers carry that time in their <c>Date</c> header,
+    /// and, as AWS does, it refuses a request whose X-Amz-Date is more than <see cref="SignatureTimeWindow"/> off its clock:
+    /// 400 InvalidSignatureException "Signature expired: ..." (or "Signature not yet current: ...").
+    /// </summary>
+    public TimeSpan ClockOffset { get; set; }
+
+    /// <summary>How far a request's X-Amz-Date may be off the service's clock (AWS: 5 minutes).</summary>
+    public static readonly TimeSpan SignatureTimeWindow = TimeSpan.FromMinutes(5);
+
     /// <summary>Bump it to hand out different passwords from now on, as a real token rotation does.</summary>
     public int Generation { get; set; }
 
@@ -212,6 +222,12 @@ public sealed class EcrStandIn : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        var serverNow = DateTimeOffset.UtcNow + ClockOffset;
+        if (ClockOffset != TimeSpan.Zero)
+        {
+            context.Response.Headers.Date = serverNow.ToString("r", CultureInfo.InvariantCulture);
+        }
+
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
         var body = buffer.ToArray();
@@ -229,6 +245,12 @@ public sealed class EcrStandIn : IAsyncDisposable
         if (!check.Valid)
         {
             await JsonError(context, 400, check.ErrorCode!, check.Message!);
+            return;
+        }
+
+        if (SignatureTimeProblem(context.Request.Headers["X-Amz-Date"].ToString(), serverNow) is { } timeProblem)
+        {
+            await JsonError(context, 400, "InvalidSignatureException", timeProblem);
             return;
         }
 
@@ -276,6 +298,27 @@ public sealed class EcrStandIn : IAsyncDisposable
         }
 
         await Write(context, 200, "application/x-amz-json-1.1", isPublic ? PublicSuccessBody(fault) : SuccessBody(registryIds, fault));
+    }
+
+    /// <summary>AWS's message when <paramref name="amzDate"/> is outside <see cref="SignatureTimeWindow"/> of <paramref name="serverNow"/>, else null.</summary>
+    private static string? SignatureTimeProblem(string amzDate, DateTimeOffset serverNow)
+    {
+        const string Format = "yyyyMMdd'T'HHmmss'Z'";
+        if (!DateTimeOffset.TryParseExact(amzDate, Format, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var signedAt))
+        {
+            return null; // the verifier has refused it already
+        }
+
+        string F(DateTimeOffset t) => t.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture);
+        var minutes = SignatureTimeWindow.TotalMinutes;
+        if (signedAt < serverNow - SignatureTimeWindow)
+        {
+            return $"Signature expired: {F(signedAt)} is now earlier than {F(serverNow - SignatureTimeWindow)} ({F(serverNow)} - {minutes} min.)";
+        }
+
+        return signedAt > serverNow + SignatureTimeWindow
+            ? $"Signature not yet current: {F(signedAt)} is still later than {F(serverNow + SignatureTimeWindow)} ({F(serverNow)} + {minutes} min.)"
+            : null;
     }
 
     private async Task HandleContainerCredentialsAsync(HttpContext context)

@@ -21,6 +21,10 @@ internal static partial class Log
         Message = "The ECR token for {RegistryHost} expired already at {ExpiresAt:O}; accepted, but pulls with it will fail (a test server such as moto sends such tokens)")]
     public static partial void TokenAlreadyExpired(this ILogger logger, string registryHost, DateTimeOffset expiresAt);
 
+    [LoggerMessage(EventId = LogEvents.ClockSkewed, Level = LogLevel.Warning,
+        Message = "The local clock differs from {Endpoint}'s Date header by {SkewSeconds:0} s (positive: the local clock is behind); SigV4 requests fail beyond 300 s: fix the clock (NTP)")]
+    public static partial void ClockSkewed(this ILogger logger, string endpoint, double skewSeconds);
+
     [LoggerMessage(EventId = LogEvents.RetryingEcr, Level = LogLevel.Warning,
         Message = "GetAuthorizationToken attempt {Attempt} for {Registries} in {Region} failed, retrying in {Delay}: {Reason}: {Failure}")]
     public static partial void RetryingEcr(this ILogger logger, int attempt, string registries, string region, TimeSpan delay, string reason, string failure);

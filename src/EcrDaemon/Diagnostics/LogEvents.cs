@@ -19,6 +19,7 @@ internal static class LogEvents
     public const int NextRefresh = 1012;
     public const int RefreshRoundFailed = 1020;
     public const int SurprisingExpiry = 1021;
+    public const int ClockSkewed = 1022;
 
     // 2xxx: Kubernetes watches.
     public const int Listed = 2001;

@@ -76,6 +76,13 @@ internal static partial class EcrErrorClassifier
     public static EcrFailure Classify(string? code, int statusCode, string? serverMessage, string action)
     {
         var detail = Detail(code, statusCode, serverMessage);
+        if (IsTimeRejection(code, serverMessage))
+        {
+            return EcrFailure.Permanent(EcrFailureReason.ClockSkew,
+                "AWS rejected the request's time: this machine's clock differs from AWS's by more than SigV4 allows (5 minutes); "
+                + $"every request fails until the clock is fixed (check NTP on the node){detail}");
+        }
+
         switch (code)
         {
             case "ThrottlingException" or "Throttling" or "ThrottledException" or "TooManyRequestsException"
@@ -89,7 +96,7 @@ internal static partial class EcrErrorClassifier
             case "InvalidSignatureException" or "SignatureDoesNotMatch":
                 return EcrFailure.Permanent(EcrFailureReason.InvalidCredentials,
                     $"the request signature was rejected: the secret access key does not belong to the access key id, or the clock is wrong{detail}");
-            case "ExpiredToken" or "ExpiredTokenException" or "RequestExpired" or "TokenRefreshRequired":
+            case "ExpiredToken" or "ExpiredTokenException" or "TokenRefreshRequired":
                 return EcrFailure.Permanent(EcrFailureReason.InvalidCredentials, $"the session credentials have expired{detail}");
             case "RequestTimeout" or "RequestTimeoutException":
                 return EcrFailure.Transient(EcrFailureReason.Timeout, $"the request timed out{detail}");
@@ -106,6 +113,20 @@ internal static partial class EcrErrorClassifier
             _ => EcrFailure.Permanent(EcrFailureReason.Other, $"{action} failed{detail}"),
         };
     }
+
+    /// <summary>
+    /// A SigV4 rejection for time: S3's <c>RequestTimeTooSkewed</c>, <c>RequestExpired</c>/<c>RequestInTheFuture</c> (EC2, STS and
+    /// the query services), or a signature error whose message says the signature's time is out of range
+    /// ("Signature expired: ... is now earlier than ...", "Signature not yet current: ... is still later than ...").
+    /// </summary>
+    internal static bool IsTimeRejection(string? code, string? serverMessage) =>
+        code is "RequestTimeTooSkewed" or "RequestExpired" or "RequestInTheFuture"
+        || (code is null or "InvalidSignatureException" or "SignatureDoesNotMatch" or "AuthFailure" or "AccessDeniedException" or "AccessDenied"
+            && serverMessage is not null
+            && (serverMessage.Contains("Signature expired", StringComparison.OrdinalIgnoreCase)
+                || serverMessage.Contains("Signature not yet current", StringComparison.OrdinalIgnoreCase)
+                || serverMessage.Contains("time too skewed", StringComparison.OrdinalIgnoreCase)
+                || serverMessage.Contains("Request has expired", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>Reads the error code and message from a JSON or XML error body; nulls when it has neither.</summary>
     internal static (string? Code, string? Message) ReadError(ReadOnlySpan<byte> body)

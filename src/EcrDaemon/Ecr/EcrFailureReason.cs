@@ -13,6 +13,9 @@ internal enum EcrFailureReason
     Timeout,
     InvalidResponse,
     Other,
+
+    /// <summary>AWS refused the request's time (SigV4 allows 5 minutes): this machine's clock is wrong; permanent until it is fixed.</summary>
+    ClockSkew,
 }
 
 internal static class EcrFailureReasonExtensions
@@ -25,6 +28,7 @@ internal static class EcrFailureReasonExtensions
         EcrFailureReason.Network => "network",
         EcrFailureReason.Timeout => "timeout",
         EcrFailureReason.InvalidResponse => "invalid_response",
+        EcrFailureReason.ClockSkew => "clock_skew",
         _ => "other",
     };
 }

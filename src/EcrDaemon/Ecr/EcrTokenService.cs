@@ -23,6 +23,9 @@ internal sealed class EcrTokenService(
     ILogger<EcrTokenService> logger) : IDisposable
 {
     private const int MaxRegistryIdsPerCall = 10;
+
+    /// <summary>A difference between the local clock and ECR's <c>Date</c> beyond which check warns and run logs (SigV4 fails at 5 minutes).</summary>
+    public static readonly TimeSpan ClockSkewWarning = TimeSpan.FromSeconds(60);
     private readonly SemaphoreSlim _baseCredentialsGate = new(1, 1);
     private ResolvedCredentials? _baseCredentials;
 
@@ -55,6 +58,11 @@ internal sealed class EcrTokenService(
             {
                 var inBatch = members.Where(t => t.AccountId is null || batch.Contains(t.AccountId)).ToList();
                 var (result, source) = await CallAsync(inBatch[0], batch, cancellationToken);
+                if (result.ClockSkew is { } skew && skew.Duration() > ClockSkewWarning)
+                {
+                    logger.ClockSkewed(inBatch[0].Endpoint.Url.Authority, skew.TotalSeconds);
+                }
+
                 results.AddRange(inBatch.Select(target => Assign(target, result, source)));
             }
         }
@@ -184,7 +192,7 @@ internal sealed class EcrTokenService(
             logger.TokenFailed(target.DisplayName, source, failure!.ReasonLabel, failure.IsTransient ? "transient" : "permanent", failure.Message);
         }
 
-        return new RegistryTokenResult(target, source, token, failure);
+        return new RegistryTokenResult(target, source, token, failure, result.ClockSkew);
     }
 
     public void Dispose() => _baseCredentialsGate.Dispose();

@@ -38,6 +38,16 @@ internal sealed class EcrCallResult
 
     public EcrFailure? Failure { get; }
 
+    /// <summary>
+    /// The service's clock (the response's <c>Date</c> header) minus this machine's when the answer came: positive when the
+    /// local clock is behind. Null without a <c>Date</c> header (or without an answer).
+    /// </summary>
+    public TimeSpan? ClockSkew { get; private init; }
+
+    /// <summary>This result, with the clock skew measured from <paramref name="serverDate"/> at <paramref name="localNow"/>.</summary>
+    public EcrCallResult WithServerDate(DateTimeOffset? serverDate, DateTimeOffset localNow) =>
+        serverDate is { } date ? new(Tokens, Failure) { ClockSkew = date - localNow } : this;
+
     public static EcrCallResult Success(IReadOnlyList<EcrAuthorizationToken> tokens) => new(tokens, null);
 
     public static EcrCallResult Failed(EcrFailure failure) => new([], failure);

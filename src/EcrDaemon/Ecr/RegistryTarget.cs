@@ -29,7 +29,7 @@ internal sealed record RegistryTarget(int Index, string Region, string? AccountI
 }
 
 /// <summary>A registry's outcome: its token, or why there is none, and the credentials used.</summary>
-internal sealed record RegistryTokenResult(RegistryTarget Registry, string CredentialSource, EcrAuthorizationToken? Token, EcrFailure? Failure)
+internal sealed record RegistryTokenResult(RegistryTarget Registry, string CredentialSource, EcrAuthorizationToken? Token, EcrFailure? Failure, TimeSpan? ClockSkew = null)
 {
     public bool Succeeded => Token is not null;
 }

@@ -51,6 +51,11 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
             using var message = CreateSignedRequest(request, credentials);
             var http = httpClientFactory.CreateClient(HttpClientName);
             using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, attempt.Token);
+
+            // The real clock, not a TimeProvider: the signer signs with it (AWSSDK.Core's clock-skew correction is
+            // learnt by the SDK's own request pipeline, which these calls do not go through, so it stays zero).
+            var receivedAt = DateTimeOffset.UtcNow;
+            var serverDate = response.Headers.Date;
             var body = await ReadBodyAsync(response.Content, attempt.Token);
             if (body is null)
             {
@@ -60,11 +65,12 @@ internal sealed class SigV4EcrAuthorizationClient(IHttpClientFactory httpClientF
 
             if (response.IsSuccessStatusCode)
             {
-                return request.Public ? EcrResponseReader.ReadPublic(body) : EcrResponseReader.Read(body);
+                return (request.Public ? EcrResponseReader.ReadPublic(body) : EcrResponseReader.Read(body)).WithServerDate(serverDate, receivedAt);
             }
 
             var errorType = response.Headers.TryGetValues("x-amzn-ErrorType", out var values) ? values.FirstOrDefault() : null;
-            return EcrCallResult.Failed(EcrErrorClassifier.FromHttpError((int)response.StatusCode, errorType, body, request.Public ? PublicPermissions : PrivateAction));
+            return EcrCallResult.Failed(EcrErrorClassifier.FromHttpError((int)response.StatusCode, errorType, body, request.Public ? PublicPermissions : PrivateAction))
+                .WithServerDate(serverDate, receivedAt);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using EcrDaemon.Controller;
+using EcrDaemon.Diagnostics;
 using EcrDaemon.StandIns;
 using EcrDaemon.TestCluster.Api;
 using EcrDaemon.Testing;
@@ -130,6 +131,26 @@ public sealed class ObservabilityTests : IAsyncLifetime
 
         // The first failure of a streak puts a Warning Event on each opted-in namespace's secret.
         Assert.Contains(_h.Cluster.Store.InNamespace(ResourceType.Events, "a"), e => e.Node["reason"]!.GetValue<string>() == "TokenRefreshFailed");
+    }
+
+    [Fact]
+    public async Task A_clock_off_by_more_than_SigV4_allows_is_counted_as_clock_skew_and_logged_and_recovers_once_fixed()
+    {
+        await _h.CreateNamespaceAsync("a", optedIn: true);
+        await _h.StartDaemonAsync();
+        await _h.WaitInSyncAsync("a");
+        Assert.Equal(0, (await Scrape()).Value("ecr_daemon_token_refresh_failures_total", ("registry", Host), ("reason", "clock_skew")));
+        Assert.DoesNotContain(_h.Logs.Entries, e => e.EventId.Id == LogEvents.ClockSkewed);
+
+        _h.Ecr.ClockOffset = TimeSpan.FromMinutes(10);
+        _h.Refresher.RequestRefresh();
+        await Until(m => m.Value("ecr_daemon_token_refresh_failures_total", ("registry", Host), ("reason", "clock_skew")) == 1, "no clock_skew failure");
+        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == LogEvents.ClockSkewed && e.Message.Contains(_h.Ecr.Endpoint.Authority, StringComparison.Ordinal));
+        Assert.Contains(_h.Logs.Entries, e => e.EventId.Id == LogEvents.TokenFailed && e.Message.Contains("until the clock is fixed", StringComparison.Ordinal));
+
+        _h.Ecr.ClockOffset = TimeSpan.Zero;
+        _h.Refresher.RequestRefresh();
+        await Until(m => m.Value("ecr_daemon_token_refreshes_total", ("registry", Host), ("result", "success")) == 2, "no recovery once the clock agrees");
     }
 
     [Fact]

@@ -17,6 +17,9 @@ public sealed class EcrErrorClassifierTests
     [InlineData("InvalidClientTokenId", 403, "invalid_credentials", false)]
     [InlineData("InvalidSignatureException", 400, "invalid_credentials", false)]
     [InlineData("SignatureDoesNotMatch", 403, "invalid_credentials", false)]
+    [InlineData("RequestTimeTooSkewed", 403, "clock_skew", false)]
+    [InlineData("RequestExpired", 400, "clock_skew", false)]
+    [InlineData("RequestInTheFuture", 400, "clock_skew", false)]
     [InlineData("ExpiredToken", 400, "invalid_credentials", false)]
     [InlineData("ExpiredTokenException", 400, "invalid_credentials", false)]
     [InlineData("ServerException", 500, "other", true)]
@@ -43,6 +46,37 @@ public sealed class EcrErrorClassifierTests
         var failure = EcrErrorClassifier.FromHttpError(400, header, Encoding.UTF8.GetBytes(body), "ecr:GetAuthorizationToken");
 
         Assert.Equal(reason, failure.ReasonLabel);
+    }
+
+    [Theory]
+    [InlineData("InvalidSignatureException", "Signature expired: 20261203T000000Z is now earlier than 20261203T010500Z (20261203T011000Z - 5 min.)", "clock_skew")]
+    [InlineData("InvalidSignatureException", "Signature not yet current: 20261203T020000Z is still later than 20261203T011500Z (20261203T011000Z + 5 min.)", "clock_skew")]
+    [InlineData("SignatureDoesNotMatch", "Signature expired: 20261203T000000Z is now earlier than 20261203T010500Z", "clock_skew")]
+    [InlineData(null, "Signature expired: 20261203T000000Z is now earlier than 20261203T010500Z", "clock_skew")]
+    [InlineData("AuthFailure", "Request has expired.", "clock_skew")]
+    [InlineData("InvalidSignatureException", "The request signature we calculated does not match the signature you provided.", "invalid_credentials")]
+    [InlineData("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.", "invalid_credentials")]
+    public void A_SigV4_rejection_for_time_is_clock_skew_by_code_or_message(string? code, string message, string reason)
+    {
+        var failure = EcrErrorClassifier.Classify(code, 403, message, "ecr:GetAuthorizationToken");
+
+        Assert.Equal(reason, failure.ReasonLabel);
+        Assert.False(failure.IsTransient);
+        if (reason == "clock_skew")
+        {
+            Assert.Contains("until the clock is fixed", failure.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_time_rejection_in_a_JSON_body_is_clock_skew()
+    {
+        var body = """{"__type":"InvalidSignatureException","message":"Signature expired: 20261203T000000Z is now earlier than 20261203T010500Z (20261203T011000Z - 5 min.)"}"""u8;
+
+        var failure = EcrErrorClassifier.FromHttpError(400, null, body, "ecr:GetAuthorizationToken");
+
+        Assert.Equal(EcrFailureReason.ClockSkew, failure.Reason);
+        Assert.Equal("clock_skew", failure.ReasonLabel);
     }
 
     [Fact]
@@ -74,7 +108,7 @@ public sealed class EcrErrorClassifierTests
     [Fact]
     public void Every_reason_has_one_of_the_metric_labels()
     {
-        string[] labels = ["throttled", "access_denied", "invalid_credentials", "network", "timeout", "invalid_response", "other"];
+        string[] labels = ["throttled", "access_denied", "invalid_credentials", "network", "timeout", "invalid_response", "other", "clock_skew"];
 
         Assert.Equal(labels, Enum.GetValues<EcrFailureReason>().Select(r => r.ToLabel()));
     }

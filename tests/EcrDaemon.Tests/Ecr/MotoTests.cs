@@ -70,13 +70,9 @@ public sealed class MotoTests(MotoServer moto) : IClassFixture<MotoServer>
             ["EcrDaemon__Registries__0__ExternalId"] = "ext-123",
         }, "check");
 
-        Assert.True(run.ExitCode == 0, run.ToString());
         // moto hands an assumed role the default registry of the role's account: proof that the
         // ECR call was signed with the assumed credentials.
-        var line = Assert.Single(Lines(run.StandardOutput));
-        Assert.Equal(
-            "ok    222222222222.dkr.ecr.us-west-2.amazonaws.com  expires 2015-01-01T00:00:00Z (already expired)  credentials: assume-role arn:aws:iam::222222222222:role/puller via environment",
-            line);
+        AssertExpiredTokenFail(run, "222222222222.dkr.ecr.us-west-2.amazonaws.com", "assume-role arn:aws:iam::222222222222:role/puller via environment");
     }
 
     [ToolFact("moto_server")]
@@ -93,10 +89,7 @@ public sealed class MotoTests(MotoServer moto) : IClassFixture<MotoServer>
             ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9/",
         }, "check");
 
-        Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Equal(
-            ["ok    111122223333.dkr.ecr.eu-west-1.amazonaws.com  expires 2015-01-01T00:00:00Z (already expired)  credentials: environment"],
-            Lines(run.StandardOutput));
+        AssertExpiredTokenFail(run, "111122223333.dkr.ecr.eu-west-1.amazonaws.com", "environment");
         Assert.Contains("expired already", run.StandardError, StringComparison.Ordinal);
     }
 
@@ -117,15 +110,25 @@ public sealed class MotoTests(MotoServer moto) : IClassFixture<MotoServer>
                 ["EcrDaemon__Registries__0__Region"] = "ap-southeast-2",
             }, "check");
 
-            Assert.True(run.ExitCode == 0, run.ToString());
-            Assert.Equal(
-                ["ok    123456789012.dkr.ecr.ap-southeast-2.amazonaws.com  expires 2015-01-01T00:00:00Z (already expired)  credentials: profile default"],
-                Lines(run.StandardOutput));
+            AssertExpiredTokenFail(run, "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com", "profile default");
         }
         finally
         {
             dir.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// moto's tokens expired on 2015-01-01: check reports them as a FAIL (exit 1) that says so, once the call itself worked
+    /// (the host and the credentials prove which account and which credentials answered).
+    /// </summary>
+    internal static void AssertExpiredTokenFail(ProcessResult run, string host, string credentials)
+    {
+        Assert.True(run.ExitCode == 1, run.ToString());
+        var line = Assert.Single(Lines(run.StandardOutput));
+        Assert.StartsWith($"FAIL  {host}  expired: the token expired at 2015-01-01T00:00:00Z, ", line, StringComparison.Ordinal);
+        Assert.Contains(" ago: a pull with it fails; the local clock or the server is wrong  ", line, StringComparison.Ordinal);
+        Assert.Contains($"  credentials: {credentials}  endpoint: ", line, StringComparison.Ordinal);
     }
 
     internal static string[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

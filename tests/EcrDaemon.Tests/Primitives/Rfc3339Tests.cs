@@ -35,7 +35,7 @@ public sealed class Rfc3339Tests
         _ = milliseconds;
         var token = new EcrAuthorizationToken("r.example", "AWS", "p", at);
         Assert.Equal(seconds, TokenSet.From([token]).Expiry);
-        var line = CheckCommand.Format(new RegistryTokenResult(null!, "env", token, null), at.AddYears(-1));
+        var (line, _) = CheckCommand.Format(new RegistryTokenResult(null!, "env", token, null), at.AddYears(-1), TimeSpan.FromMinutes(1));
         Assert.Contains($"expires {seconds}  credentials", line, StringComparison.Ordinal);
     }
 }
