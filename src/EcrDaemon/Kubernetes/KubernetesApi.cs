@@ -108,14 +108,47 @@ internal sealed class KubernetesApi : IDisposable
         }
         else if (config.SslCaCerts is { Count: > 0 } authorities)
         {
-            ssl.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
-                certificate is not null && chain is not null && k8s.Kubernetes.CertificateValidationCallBack(sender, authorities, certificate, chain, errors);
+            ssl.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => IssuedFor(authorities, certificate, chain, errors);
         }
 
         if (ClientCertificate(config) is { } clientCertificate)
         {
             ssl.ClientCertificates = [clientCertificate];
             ssl.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
+        }
+    }
+
+    /// <summary>
+    /// The configuration's CA bundle as the only roots, as kubectl trusts <c>certificate-authority(-data)</c>: the server's
+    /// certificate must chain to one of them and be issued for the name the client asked for (the host, or
+    /// <c>tls-server-name</c>). KubernetesClient's own check looks at the chain alone once the system does not trust the
+    /// root, so any certificate the cluster CA ever issued (a node's, a user's) would pass for the API server's.
+    /// </summary>
+    internal static bool IssuedFor(X509Certificate2Collection authorities, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
+    {
+        // The name check and the presence of a certificate are the platform's; only the chain is checked here.
+        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+        chain.ChainPolicy.ExtraStore.AddRange(authorities);
+        if (presented is not null)
+        {
+            // The intermediates the server sent.
+            chain.ChainPolicy.ExtraStore.AddRange(presented.ChainPolicy.ExtraStore);
+        }
+
+        return certificate is X509Certificate2 leaf ? chain.Build(leaf) : BuildCopy(chain, certificate);
+
+        static bool BuildCopy(X509Chain chain, X509Certificate certificate)
+        {
+            using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+            return chain.Build(leaf);
         }
     }
 
