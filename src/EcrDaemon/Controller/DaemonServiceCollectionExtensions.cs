@@ -57,7 +57,8 @@ internal static class DaemonServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Leadership>());
         services.AddHostedService(sp => sp.GetRequiredService<TokenRefresher>());
         services.AddHostedService(sp => sp.GetRequiredService<PullSecretController>());
-        services.AddHostedService<HeapTrimmer>();
+        services.AddHostedService(sp => new HeapTrimmer(sp.GetRequiredService<WorkQueue>(), () => sp.GetRequiredService<PullSecretController>().Synced,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<HeapTrimmer>>()));
         return services;
     }
 

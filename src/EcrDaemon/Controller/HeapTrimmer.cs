@@ -13,8 +13,11 @@ namespace EcrDaemon.Controller;
 /// one compacting collection in <see cref="GCCollectionMode.Aggressive"/> mode returns the free memory
 /// to the system (5 namespaces: 50 MB idle without it, 46 with it; docs/benchmarks.md). A quiet cluster
 /// allocates little (scrapes, watch bookmarks), so it trims rarely; a busy queue is never interrupted.
+/// Nothing is trimmed before the informers have synced (<c>synced</c>): a cold start's lists are work too,
+/// though no worker runs yet. A standby replica (no workers, its queue holding keys for a term it may never
+/// get) is idle by <see cref="WorkQueue.Idle"/>, so it gives its cold start's memory back like the leader.
 /// </summary>
-internal sealed class HeapTrimmer(WorkQueue queue, TimeProvider time, ILogger<HeapTrimmer> logger) : BackgroundService
+internal sealed class HeapTrimmer(WorkQueue queue, Func<bool> synced, TimeProvider time, ILogger<HeapTrimmer> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
@@ -37,7 +40,7 @@ internal sealed class HeapTrimmer(WorkQueue queue, TimeProvider time, ILogger<He
         {
             while (await _timer.WaitForNextTickAsync(stoppingToken))
             {
-                if (_policy.ShouldTrim(AllocatedBytes(), queue.Idle))
+                if (_policy.ShouldTrim(AllocatedBytes(), synced() && queue.Idle))
                 {
                     var before = GC.GetGCMemoryInfo().TotalCommittedBytes;
                     Trim();

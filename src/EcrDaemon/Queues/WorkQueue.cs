@@ -60,14 +60,18 @@ internal sealed class WorkQueue(TimeProvider time)
         }
     }
 
-    /// <summary>Nothing queued and nothing being processed (a retry waiting out its backoff is not counted).</summary>
+    /// <summary>
+    /// No work in progress: nothing being processed, and no key waiting for a worker that runs (a retry
+    /// waiting out its backoff is not counted). The keys of a replica that runs no workers (a follower,
+    /// an ex-leader, one waiting for its first token) wait for a term it may never get: no work either.
+    /// </summary>
     public bool Idle
     {
         get
         {
             lock (_lock)
             {
-                return _dirty.Count == 0 && _processing.Count == 0;
+                return _processing.Count == 0 && (_dirty.Count == 0 || _workers == 0);
             }
         }
     }

@@ -43,7 +43,7 @@ public sealed class HeapTrimmerTests
         var allocated = 0L;
         var checks = 0;
         var trims = 0;
-        using var trimmer = new HeapTrimmer(queue, time, NullLogger<HeapTrimmer>.Instance)
+        using var trimmer = new HeapTrimmer(queue, () => true, time, NullLogger<HeapTrimmer>.Instance)
         {
             AllocatedBytes = () =>
             {
@@ -54,15 +54,18 @@ public sealed class HeapTrimmerTests
         };
         await trimmer.StartAsync(CancellationToken.None);
 
-        // A burst: 50 MB allocated while a key waits in the queue.
+        // A burst: 50 MB allocated while the leader's worker reconciles a key.
+        using var stop = new CancellationTokenSource();
+        var release = new TaskCompletionSource<WorkResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var run = queue.RunAsync(1, (_, _) => release.Task, (_, _, _, _) => { }, stop.Token);
         queue.Add("team-a");
+        await Poll.Until(() => queue.Depth == 0 && !queue.Idle, () => $"depth {queue.Depth}");
         Interlocked.Exchange(ref allocated, 50 * MB);
         await TickAsync(time, () => checks, 2);
         Assert.Equal(0, Volatile.Read(ref trims));
 
-        // The queue drains (the key is taken and done); a whole idle interval later, one trim.
-        using var stop = new CancellationTokenSource();
-        var run = queue.RunAsync(1, (_, _) => Task.FromResult(WorkResult.Done), (_, _, _, _) => { }, stop.Token);
+        // The queue drains (the key is done); a whole idle interval later, one trim.
+        release.SetResult(WorkResult.Done);
         await Poll.Until(() => queue.Idle, () => $"depth {queue.Depth}");
         await TickAsync(time, () => checks, 4);
         Assert.Equal(1, Volatile.Read(ref trims));
@@ -74,6 +77,61 @@ public sealed class HeapTrimmerTests
 
         await stop.CancelAsync();
         await run;
+        await trimmer.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_follower_whose_queue_holds_keys_for_a_term_it_may_never_get_trims_after_its_cold_start()
+    {
+        // A standby replica: its informers queue every namespace for the leader it may become, and it runs no workers.
+        // Those keys are no work in progress, so the memory of its cold start is given back like the leader's.
+        var time = new FakeTimeProvider();
+        var queue = new WorkQueue(time);
+        var allocated = 0L;
+        var checks = 0;
+        var trims = 0;
+        using var trimmer = new HeapTrimmer(queue, () => true, time, NullLogger<HeapTrimmer>.Instance)
+        {
+            AllocatedBytes = () =>
+            {
+                Interlocked.Increment(ref checks);
+                return Interlocked.Read(ref allocated);
+            },
+            Trim = () => Interlocked.Increment(ref trims),
+        };
+        await trimmer.StartAsync(CancellationToken.None);
+
+        queue.Add("team-a");
+        queue.Add("team-b");
+        Interlocked.Exchange(ref allocated, 50 * MB);
+        await TickAsync(time, () => checks, 2);
+
+        Assert.Equal(1, Volatile.Read(ref trims));
+        await trimmer.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Nothing_is_trimmed_before_the_informers_have_synced()
+    {
+        // A cold start: the lists of a large cluster are being read; no key is queued yet, no worker runs.
+        var time = new FakeTimeProvider();
+        var queue = new WorkQueue(time);
+        var synced = false;
+        var checks = 0;
+        var trims = 0;
+        using var trimmer = new HeapTrimmer(queue, () => Volatile.Read(ref synced), time, NullLogger<HeapTrimmer>.Instance)
+        {
+            AllocatedBytes = () => 50 * MB * Interlocked.Increment(ref checks),
+            Trim = () => Interlocked.Increment(ref trims),
+        };
+        await trimmer.StartAsync(CancellationToken.None);
+
+        await TickAsync(time, () => checks, 4);
+        Assert.Equal(0, Volatile.Read(ref trims));
+
+        Volatile.Write(ref synced, true);
+        await TickAsync(time, () => checks, 6);
+        Assert.Equal(1, Volatile.Read(ref trims));
         await trimmer.StopAsync(CancellationToken.None);
     }
 
