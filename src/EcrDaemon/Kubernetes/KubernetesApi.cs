@@ -268,12 +268,32 @@ internal sealed class KubernetesApi : IDisposable
     private async Task<T> GetAsync<T>(string pathAndQuery, JsonTypeInfo<T> answer, CancellationToken cancellationToken) =>
         await CallAsync(HttpMethod.Get, pathAndQuery, null, answer, cancellationToken);
 
+    /// <summary>
+    /// Sends a request and decodes its answer. A 2xx answer that is not the object (not JSON, <c>null</c>, a value the
+    /// model refuses) is an <see cref="InvalidDataException"/> naming the request, with the decoder's position but never
+    /// a value of the body: a model's converter (the timestamps') quotes the text it refused, and this may be a Secret.
+    /// </summary>
     private async Task<T> CallAsync<T>(HttpMethod method, string pathAndQuery, HttpContent? content, JsonTypeInfo<T> answer, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(method, pathAndQuery, content, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var answered = $"{method} {pathAndQuery.Split('?')[0]} was answered {(int)response.StatusCode}";
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        return await JsonSerializer.DeserializeAsync(stream, answer, cancellationToken)
-            ?? throw new InvalidDataException($"{method} {pathAndQuery.Split('?')[0]} was answered {(int)response.StatusCode} with no object");
+        T? value;
+        try
+        {
+            value = await JsonSerializer.DeserializeAsync(stream, answer, cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            // The reader's and serializer's own messages name a position or a JSON path, never a value.
+            throw new InvalidDataException($"{answered} with a body that is not a {typeof(T).Name}: {e.Message}");
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or NotSupportedException or OverflowException or ArgumentException)
+        {
+            throw new InvalidDataException($"{answered} with a {typeof(T).Name} whose values could not be decoded ({e.GetType().Name})");
+        }
+
+        return value ?? throw new InvalidDataException($"{answered} with no object");
     }
 
     private static ByteArrayContent Body<T>(T value, JsonTypeInfo<T> type) => Content(JsonSerializer.SerializeToUtf8Bytes(value, type), Json);
