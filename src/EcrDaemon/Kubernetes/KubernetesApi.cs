@@ -152,29 +152,40 @@ internal sealed class KubernetesApi : IDisposable
         }
     }
 
-    /// <summary>The configuration's client certificate and key (PEM, given inline or as files), or null.</summary>
+    /// <summary>
+    /// The configuration's client certificate and key (PEM, given inline or as files), or null when it has neither.
+    /// One without the other, or a pair that cannot be loaded (not PEM, not base64, a missing file, a key that is not
+    /// the certificate's), is a <see cref="KubeConfigException"/> at start, as kubectl refuses such a kubeconfig: the
+    /// daemon never runs without the identity it was given. The messages name no key material.
+    /// </summary>
     private static X509Certificate2? ClientCertificate(KubernetesClientConfiguration config)
     {
-        var certificate = Pem(config.ClientCertificateData, config.ClientCertificateFilePath);
-        var key = Pem(config.ClientCertificateKeyData, config.ClientKeyFilePath);
-        if (certificate is null || key is null)
+        var hasCertificate = !string.IsNullOrWhiteSpace(config.ClientCertificateData) || !string.IsNullOrWhiteSpace(config.ClientCertificateFilePath);
+        var hasKey = !string.IsNullOrWhiteSpace(config.ClientCertificateKeyData) || !string.IsNullOrWhiteSpace(config.ClientKeyFilePath);
+        if (hasCertificate != hasKey)
+        {
+            throw new KubeConfigException(hasCertificate
+                ? "the configuration has a client certificate but no client key (client-key-data or client-key)"
+                : "the configuration has a client key but no client certificate (client-certificate-data or client-certificate)");
+        }
+
+        if (!hasCertificate)
         {
             return null;
         }
 
         try
         {
-            return X509Certificate2.CreateFromPem(certificate, key);
+            return X509Certificate2.CreateFromPem(
+                Pem(config.ClientCertificateData, config.ClientCertificateFilePath), Pem(config.ClientCertificateKeyData, config.ClientKeyFilePath));
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
         {
-            throw new KubeConfigException($"the client certificate and key of the configuration could not be loaded: {e.Message}");
+            throw new KubeConfigException($"the client certificate and key of the configuration could not be loaded: {e.GetType().Name}: {e.Message}");
         }
 
-        static string? Pem(string? base64, string? path) =>
-            !string.IsNullOrWhiteSpace(base64) ? Encoding.UTF8.GetString(Convert.FromBase64String(base64))
-            : !string.IsNullOrWhiteSpace(path) ? File.ReadAllText(path)
-            : null;
+        static string Pem(string? base64, string? path) =>
+            !string.IsNullOrWhiteSpace(base64) ? Encoding.UTF8.GetString(Convert.FromBase64String(base64)) : File.ReadAllText(path!);
     }
 
     // ---- The calls the daemon makes ----

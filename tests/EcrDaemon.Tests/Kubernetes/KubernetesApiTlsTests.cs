@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EcrDaemon.Kubernetes;
 using k8s;
+using k8s.Exceptions;
 using Xunit;
 
 namespace EcrDaemon.Tests.Kubernetes;
@@ -248,6 +249,59 @@ public sealed class KubernetesApiTlsTests
         await using var server = new TlsServer(other.Issue("anything", server: true, "elsewhere.example"));
 
         Assert.Null(await ListAsync(new KubernetesClientConfiguration { Host = server.Url, AccessToken = "t", SkipTlsVerify = true }));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_client_certificate_without_its_key_or_a_key_without_its_certificate_is_a_configuration_error(bool certificate)
+    {
+        // kubectl refuses such a kubeconfig; the daemon must not start and run without the identity it was given.
+        using var ca = new Authority("cluster-ca");
+        using var client = ca.Issue("ecr-daemon-user", server: false);
+        var config = new KubernetesClientConfiguration { Host = "https://127.0.0.1:6443", SslCaCerts = [ca.Certificate] };
+        if (certificate)
+        {
+            config.ClientCertificateData = Convert.ToBase64String(Encoding.UTF8.GetBytes(client.ExportCertificatePem()));
+        }
+        else
+        {
+            config.ClientCertificateKeyData = Convert.ToBase64String(Encoding.UTF8.GetBytes(client.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem()));
+        }
+
+        var e = Assert.Throws<KubeConfigException>(() => new KubernetesApi(config));
+        Assert.DoesNotContain("PRIVATE KEY", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("another key")]
+    [InlineData("not base64")]
+    [InlineData("not PEM")]
+    [InlineData("missing file")]
+    public void A_client_certificate_and_key_that_cannot_be_loaded_are_a_configuration_error_naming_no_key(string problem)
+    {
+        using var ca = new Authority("cluster-ca");
+        using var client = ca.Issue("ecr-daemon-user", server: false);
+        using var another = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        static string Base64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+        var config = new KubernetesClientConfiguration
+        {
+            Host = "https://127.0.0.1:6443",
+            ClientCertificateData = Base64(client.ExportCertificatePem()),
+            ClientCertificateKeyData = problem switch
+            {
+                "another key" => Base64(another.ExportPkcs8PrivateKeyPem()),
+                "not base64" => "-----BEGIN PRIVATE KEY-----",
+                "not PEM" => Base64("MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg"),
+                _ => null,
+            },
+            ClientKeyFilePath = problem == "missing file" ? Path.Combine(Path.GetTempPath(), $"ecr-daemon-no-such-key-{Guid.NewGuid():N}.pem") : null,
+        };
+
+        var e = Assert.Throws<KubeConfigException>(() => new KubernetesApi(config));
+        Assert.StartsWith("the client certificate and key of the configuration could not be loaded", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("MIGHAgEA", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("PRIVATE KEY-", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
