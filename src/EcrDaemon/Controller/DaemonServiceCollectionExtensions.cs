@@ -57,8 +57,9 @@ internal static class DaemonServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Leadership>());
         services.AddHostedService(sp => sp.GetRequiredService<TokenRefresher>());
         services.AddHostedService(sp => sp.GetRequiredService<PullSecretController>());
-        services.AddHostedService(sp => new HeapTrimmer(sp.GetRequiredService<WorkQueue>(), () => sp.GetRequiredService<PullSecretController>().Synced,
+        services.TryAddSingleton(sp => new HeapTrimmer(sp.GetRequiredService<WorkQueue>(), () => sp.GetRequiredService<PullSecretController>().Synced,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<HeapTrimmer>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<HeapTrimmer>());
         return services;
     }
 

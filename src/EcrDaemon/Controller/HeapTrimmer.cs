@@ -15,7 +15,7 @@ namespace EcrDaemon.Controller;
 /// allocates little (scrapes, watch bookmarks), so it trims rarely; a busy queue is never interrupted.
 /// Nothing is trimmed before the informers have synced (<c>synced</c>): a cold start's lists are work too,
 /// though no worker runs yet. A standby replica (no workers, its queue holding keys for a term it may never
-/// get) is idle by <see cref="WorkQueue.Idle"/>, so it gives its cold start's memory back like the leader.
+/// get) is not <see cref="WorkQueue.Working"/>, so it gives its cold start's memory back like the leader.
 /// </summary>
 internal sealed class HeapTrimmer(WorkQueue queue, Func<bool> synced, TimeProvider time, ILogger<HeapTrimmer> logger) : BackgroundService
 {
@@ -40,7 +40,7 @@ internal sealed class HeapTrimmer(WorkQueue queue, Func<bool> synced, TimeProvid
         {
             while (await _timer.WaitForNextTickAsync(stoppingToken))
             {
-                if (_policy.ShouldTrim(AllocatedBytes(), synced() && queue.Idle))
+                if (_policy.ShouldTrim(AllocatedBytes(), synced() && !queue.Working))
                 {
                     var before = GC.GetGCMemoryInfo().TotalCommittedBytes;
                     Trim();

@@ -60,18 +60,30 @@ internal sealed class WorkQueue(TimeProvider time)
         }
     }
 
-    /// <summary>
-    /// No work in progress: nothing being processed, and no key waiting for a worker that runs (a retry
-    /// waiting out its backoff is not counted). The keys of a replica that runs no workers (a follower,
-    /// an ex-leader, one waiting for its first token) wait for a term it may never get: no work either.
-    /// </summary>
+    /// <summary>Nothing queued and nothing being processed (a retry waiting out its backoff is not counted).</summary>
     public bool Idle
     {
         get
         {
             lock (_lock)
             {
-                return _processing.Count == 0 && (_dirty.Count == 0 || _workers == 0);
+                return _dirty.Count == 0 && _processing.Count == 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Work in progress: a key being processed, or keys waiting for workers that run (a retry waiting out
+    /// its backoff is not counted). The keys of a replica that runs no workers (a follower, an ex-leader,
+    /// one waiting for its first token) wait for a term it may never get: that is no work.
+    /// </summary>
+    public bool Working
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _processing.Count > 0 || (_dirty.Count > 0 && _workers > 0);
             }
         }
     }

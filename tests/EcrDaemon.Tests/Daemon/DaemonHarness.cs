@@ -137,6 +137,10 @@ internal sealed class DaemonHarness : IAsyncDisposable
                 new StaticCredentialSource(new BasicAWSCredentials(EcrStandIn.DefaultAccessKeyId, EcrStandIn.DefaultSecretAccessKey))));
             builder.Services.Replace(ServiceDescriptor.Singleton(informers ?? FastInformers));
             builder.Services.AddHostedService(sp => new ServicesProbe(sp, services));
+            // HeapTrimmer counts the allocations of the whole process: in a test host running many daemons at once it would
+            // compact the host's heap every few seconds: here it never trims. HeapTrimmerTests test it; the published daemon runs it.
+            builder.Services.Replace(ServiceDescriptor.Singleton(sp =>
+                new HeapTrimmer(sp.GetRequiredService<WorkQueue>(), () => false, TimeProvider.System, sp.GetRequiredService<ILogger<HeapTrimmer>>())));
             customize?.Invoke(builder);
         }, stop.Token));
 
