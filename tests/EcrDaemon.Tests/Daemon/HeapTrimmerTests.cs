@@ -38,21 +38,8 @@ public sealed class HeapTrimmerTests
     [Fact]
     public async Task The_service_trims_once_the_queue_has_drained_and_leaves_a_quiet_daemon_alone()
     {
-        var time = new FakeTimeProvider();
-        var queue = new WorkQueue(time);
-        var allocated = 0L;
-        var checks = 0;
-        var trims = 0;
-        using var trimmer = new HeapTrimmer(queue, () => true, time, NullLogger<HeapTrimmer>.Instance)
-        {
-            AllocatedBytes = () =>
-            {
-                Interlocked.Increment(ref checks);
-                return Interlocked.Read(ref allocated);
-            },
-            Trim = () => Interlocked.Increment(ref trims),
-        };
-        await trimmer.StartAsync(CancellationToken.None);
+        await using var probe = await Probe.StartAsync();
+        var queue = probe.Queue;
 
         // A burst: 50 MB allocated while the leader's worker reconciles a key.
         using var stop = new CancellationTokenSource();
@@ -60,24 +47,23 @@ public sealed class HeapTrimmerTests
         var run = queue.RunAsync(1, (_, _) => release.Task, (_, _, _, _) => { }, stop.Token);
         queue.Add("team-a");
         await Poll.Until(() => queue.Depth == 0 && !queue.Idle, () => $"depth {queue.Depth}");
-        Interlocked.Exchange(ref allocated, 50 * MB);
-        await TickAsync(time, () => checks, 2);
-        Assert.Equal(0, Volatile.Read(ref trims));
+        probe.Allocated = 50 * MB;
+        await probe.TickAsync(2);
+        Assert.Equal(0, probe.Trims);
 
         // The queue drains (the key is done); a whole idle interval later, one trim.
         release.SetResult(WorkResult.Done);
         await Poll.Until(() => queue.Idle, () => $"depth {queue.Depth}");
-        await TickAsync(time, () => checks, 4);
-        Assert.Equal(1, Volatile.Read(ref trims));
+        await probe.TickAsync(4);
+        Assert.Equal(1, probe.Trims);
 
         // Quiet, allocating little: no more trims.
-        Interlocked.Add(ref allocated, MB);
-        await TickAsync(time, () => checks, 8);
-        Assert.Equal(1, Volatile.Read(ref trims));
+        probe.Allocated += MB;
+        await probe.TickAsync(8);
+        Assert.Equal(1, probe.Trims);
 
         await stop.CancelAsync();
         await run;
-        await trimmer.StopAsync(CancellationToken.None);
     }
 
     [Fact]
@@ -85,64 +71,89 @@ public sealed class HeapTrimmerTests
     {
         // A standby replica: its informers queue every namespace for the leader it may become, and it runs no workers.
         // Those keys are no work in progress, so the memory of its cold start is given back like the leader's.
-        var time = new FakeTimeProvider();
-        var queue = new WorkQueue(time);
-        var allocated = 0L;
-        var checks = 0;
-        var trims = 0;
-        using var trimmer = new HeapTrimmer(queue, () => true, time, NullLogger<HeapTrimmer>.Instance)
-        {
-            AllocatedBytes = () =>
-            {
-                Interlocked.Increment(ref checks);
-                return Interlocked.Read(ref allocated);
-            },
-            Trim = () => Interlocked.Increment(ref trims),
-        };
-        await trimmer.StartAsync(CancellationToken.None);
+        await using var probe = await Probe.StartAsync();
+        var queue = probe.Queue;
 
         queue.Add("team-a");
         queue.Add("team-b");
-        Interlocked.Exchange(ref allocated, 50 * MB);
-        await TickAsync(time, () => checks, 2);
+        probe.Allocated = 50 * MB;
+        await probe.TickAsync(2);
 
-        Assert.Equal(1, Volatile.Read(ref trims));
-        await trimmer.StopAsync(CancellationToken.None);
+        Assert.Equal(1, probe.Trims);
     }
 
     [Fact]
     public async Task Nothing_is_trimmed_before_the_informers_have_synced()
     {
         // A cold start: the lists of a large cluster are being read; no key is queued yet, no worker runs.
-        var time = new FakeTimeProvider();
-        var queue = new WorkQueue(time);
         var synced = false;
-        var checks = 0;
-        var trims = 0;
-        using var trimmer = new HeapTrimmer(queue, () => Volatile.Read(ref synced), time, NullLogger<HeapTrimmer>.Instance)
-        {
-            AllocatedBytes = () => 50 * MB * Interlocked.Increment(ref checks),
-            Trim = () => Interlocked.Increment(ref trims),
-        };
-        await trimmer.StartAsync(CancellationToken.None);
+        await using var probe = await Probe.StartAsync(() => Volatile.Read(ref synced));
 
-        await TickAsync(time, () => checks, 4);
-        Assert.Equal(0, Volatile.Read(ref trims));
+        probe.Allocated = 50 * MB;
+        await probe.TickAsync(4);
+        Assert.Equal(0, probe.Trims);
 
         Volatile.Write(ref synced, true);
-        await TickAsync(time, () => checks, 6);
-        Assert.Equal(1, Volatile.Read(ref trims));
-        await trimmer.StopAsync(CancellationToken.None);
+        await probe.TickAsync(6);
+        Assert.Equal(1, probe.Trims);
     }
 
-    /// <summary>Advances the clock one interval at a time until the service has checked <paramref name="count"/> times.</summary>
-    private static async Task TickAsync(FakeTimeProvider time, Func<int> checks, int count)
+    /// <summary>A started <see cref="HeapTrimmer"/> on a fake clock and queue, with the allocation count it reads and the trims it makes.</summary>
+    private sealed class Probe : IAsyncDisposable
     {
-        while (checks() < count)
+        private long _allocated;
+        private int _checks;
+        private int _trims;
+        private HeapTrimmer _trimmer = null!;
+
+        private Probe()
         {
-            var before = checks();
-            time.Advance(HeapTrimmer.Interval);
-            await Poll.Until(() => checks() > before, () => $"{checks()} checks");
+            Queue = new WorkQueue(Time);
+        }
+
+        public FakeTimeProvider Time { get; } = new();
+
+        public WorkQueue Queue { get; }
+
+        public long Allocated
+        {
+            get => Interlocked.Read(ref _allocated);
+            set => Interlocked.Exchange(ref _allocated, value);
+        }
+
+        public int Trims => Volatile.Read(ref _trims);
+
+        public static async Task<Probe> StartAsync(Func<bool>? synced = null)
+        {
+            var probe = new Probe();
+            probe._trimmer = new HeapTrimmer(probe.Queue, synced ?? (() => true), probe.Time, NullLogger<HeapTrimmer>.Instance)
+            {
+                AllocatedBytes = () =>
+                {
+                    Interlocked.Increment(ref probe._checks);
+                    return probe.Allocated;
+                },
+                Trim = () => Interlocked.Increment(ref probe._trims),
+            };
+            await probe._trimmer.StartAsync(CancellationToken.None);
+            return probe;
+        }
+
+        /// <summary>Advances the clock one interval at a time until the service has checked <paramref name="count"/> times in all.</summary>
+        public async Task TickAsync(int count)
+        {
+            while (Volatile.Read(ref _checks) < count)
+            {
+                var before = Volatile.Read(ref _checks);
+                Time.Advance(HeapTrimmer.Interval);
+                await Poll.Until(() => Volatile.Read(ref _checks) > before, () => $"{Volatile.Read(ref _checks)} checks");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _trimmer.StopAsync(CancellationToken.None);
+            _trimmer.Dispose();
         }
     }
 }
