@@ -66,9 +66,8 @@ internal static class CommandDispatcher
                 Description = "Clean only this secret name (after a rename); default: SecretName, or every profile's SecretName.",
                 HelpName = "NAME",
             }]),
-        new("explain", "Why a namespace does (not) get its pull secret: opt-in and why (labels against each selector, exclusions, Terminating), "
-            + "each profile's secret (owned, type, registry hosts, expiry; never a password), each targeted ServiceAccount, the daemon's recent Events, "
-            + "and one verdict line with what to do. Reads the cluster with the daemon's configuration and RBAC; changes nothing.",
+        new("explain", "Why a namespace does or does not get its pull secret: opt-in and why, each profile's secret (registry hosts only), "
+            + "its ServiceAccounts, the daemon's recent Events, and a verdict with what to do; --all: one line per namespace. Reads only.",
             ["0  in sync (--all: every opted-in namespace)", "1  not in sync, an unknown namespace, or the cluster could not be read",
              "2  invalid configuration, no NAMESPACE (or both NAMESPACE and --all), or a usage error"],
             ExplainCommand.RunAsync,

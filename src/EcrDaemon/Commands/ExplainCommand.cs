@@ -177,7 +177,11 @@ internal static class ExplainCommand
             };
             if (status is not null)
             {
-                rows.Add(new(name, status, report.OptedIn, report.InSync, report.Verdict));
+                // The first problem and its fix (the detail is `explain NAMESPACE`'s).
+                var problems = report.Problems;
+                var verdict = problems.Count == 0 ? report.Verdict
+                    : $"{problems[0].Problem}: {problems[0].Fix}{(problems.Count > 1 ? $" (and {problems.Count - 1} more: explain {name})" : "")}";
+                rows.Add(new(name, status, report.OptedIn, report.InSync, verdict));
             }
         }
 

@@ -197,7 +197,7 @@ internal static class NamespaceDiagnosis
         var name = p.SecretName;
         if (view is null)
         {
-            return new($"secret {name} is missing", "the daemon writes it once it has a token: see `ecrdaemon check`, the Events above and the daemon's logs");
+            return new($"secret {name} is missing", "the daemon writes it once it has a token: see `ecrdaemon check`, and the daemon's Events in the namespace and its logs");
         }
 
         var type = p.Format == SecretFormat.ArgoCdRepositoryCredentials ? Markers.OpaqueType : Markers.DockerConfigJsonType;
@@ -219,11 +219,11 @@ internal static class NamespaceDiagnosis
             case SecretAction.ReplaceDockerCfg:
             case SecretAction.ReplaceImmutable:
                 return new($"secret {name} is {(view.Managed ? "immutable" : "not the daemon's yet")}: the daemon replaces or adopts it on its next reconcile",
-                    "if it stays so, see the Events above and the daemon's logs (is the daemon running?)");
+                    "if it stays so, see the daemon's Events in the namespace and its logs (is the daemon running?)");
             case SecretAction.Rotate:
             case SecretAction.Repair:
                 return new($"secret {name} lacks the data, expiry or labels the daemon writes",
-                    "the daemon repairs it on its next reconcile; if it stays so, see the Events above and the daemon's logs");
+                    "the daemon repairs it on its next reconcile; if it stays so, see the daemon's Events in the namespace and its logs");
         }
 
         if (secret.SecondsLeft is not { } left)
@@ -240,7 +240,7 @@ internal static class NamespaceDiagnosis
     private static Finding ServiceAccountProblem(string ns, PullSecretProfile p, string sa, bool targeted, int entries, bool secretFine)
     {
         var when = secretFine
-            ? "the daemon fixes it on its next reconcile; if it stays so, see the Events above and the daemon's logs (is the daemon running?)"
+            ? "the daemon fixes it on its next reconcile; if it stays so, see the daemon's Events in the namespace and its logs (is the daemon running?)"
             : "the daemon fixes it once the secret is in place (see above)";
         return (targeted, entries) switch
         {
