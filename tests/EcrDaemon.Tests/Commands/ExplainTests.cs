@@ -184,6 +184,23 @@ public sealed class ExplainTests(ExplainFixture fixture) : IClassFixture<Explain
         AssertClean(result);
     }
 
+    [Fact]
+    public async Task An_API_server_that_cannot_be_reached_is_one_line_and_exit_1()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await CommandDispatcher.RunAsync(["explain", "synced"], stdout, stderr, builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(H.Settings());
+            builder.Services.Replace(ServiceDescriptor.Singleton(new KubernetesClientConfiguration { Host = "http://127.0.0.1:9" }));
+        });
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout.ToString());
+        var line = Assert.Single(stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("ecrdaemon explain: could not read the cluster: HttpRequestException: ", line, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(new[] { "explain" }, "give a NAMESPACE, or --all")]
     [InlineData(new[] { "explain", "synced", "--all" }, "not both")]
