@@ -1,4 +1,4 @@
-// EcrDaemon's entry point: `ecrdaemon [run|check|cleanup [--secret-name NAME]|help [COMMAND]] [--Section:Key=value ...]`,
+// EcrDaemon's entry point: `ecrdaemon [run|check|cleanup [--secret-name NAME]|explain NAMESPACE|--all [-o json]|help [COMMAND]] [--Section:Key=value ...]`,
 // `ecrdaemon --help` or `-h` (also after a command), `ecrdaemon --version`. No command is `run`. The command line is
 // CommandDispatcher's (System.CommandLine); services are registered by AddEcrDaemon (Controller/, the composition root).
 using System.Runtime.InteropServices;

@@ -17,7 +17,7 @@ using Microsoft.Extensions.Options;
 namespace EcrDaemon.Commands;
 
 /// <summary>
-/// The command line (System.CommandLine): <c>ecrdaemon [run|check|cleanup|help] [options] [--Section:Key=value ...]</c>,
+/// The command line (System.CommandLine): <c>ecrdaemon [run|check|cleanup|explain|help] [options] [--Section:Key=value ...]</c>,
 /// <c>run</c> when no command is given. Help (<c>--help</c>, <c>-h</c>, <c>help [COMMAND]</c>) and <c>--version</c> need no
 /// configuration. For a command it builds the host, validates the configuration and runs the command. Tokens the
 /// command line does not know (<c>--EcrDaemon:Key=value</c>, <c>--urls=...</c>, <c>--Key value</c>) go to the
@@ -66,6 +66,12 @@ internal static class CommandDispatcher
                 Description = "Clean only this secret name (after a rename); default: SecretName, or every profile's SecretName.",
                 HelpName = "NAME",
             }]),
+        new("explain", "Why a namespace does or does not get its pull secret: opt-in and why, each profile's secret (registry hosts only), "
+            + "its ServiceAccounts, the daemon's recent Events, and a verdict with what to do; --all: one line per namespace. Reads only.",
+            ["0  in sync (--all: every opted-in namespace)", "1  not in sync, an unknown namespace, or the cluster could not be read",
+             "2  invalid configuration, no NAMESPACE (or both NAMESPACE and --all), or a usage error"],
+            ExplainCommand.RunAsync,
+            ExplainCommand.Symbols),
     ];
 
     /// <param name="customize">Lets tests replace services or add configuration before the host is built.</param>

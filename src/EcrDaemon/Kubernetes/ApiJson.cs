@@ -25,6 +25,7 @@ namespace EcrDaemon.Kubernetes;
 [JsonSerializable(typeof(V1SecretList))]
 [JsonSerializable(typeof(V1Lease))]
 [JsonSerializable(typeof(Corev1Event))]
+[JsonSerializable(typeof(Corev1EventList))]
 [JsonSerializable(typeof(V1DeleteOptions))]
 [JsonSerializable(typeof(JsonElement))]
 internal sealed partial class ApiJson : JsonSerializerContext;

@@ -233,6 +233,18 @@ internal sealed class KubernetesApi : IDisposable
     public Task CreateEventAsync(string ns, Corev1Event ev, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, Collection(ns, "events"), Body(ev, ApiJson.Default.Corev1Event), cancellationToken);
 
+    // ---- The reads of `explain` (one namespace, as a person asks about it) ----
+
+    public Task<V1Namespace> ReadNamespaceAsync(string name, CancellationToken cancellationToken) =>
+        GetAsync($"/api/v1/namespaces/{Uri.EscapeDataString(name)}", ApiJson.Default.V1Namespace, cancellationToken);
+
+    public Task<V1ServiceAccountList> ListNamespacedServiceAccountsAsync(string ns, CancellationToken cancellationToken) =>
+        GetAsync(Collection(ns, "serviceaccounts"), ApiJson.Default.V1ServiceAccountList, cancellationToken);
+
+    /// <summary>The namespace's Events that match <paramref name="fieldSelector"/> (e.g. <c>source=ecr-daemon</c>).</summary>
+    public Task<Corev1EventList> ListEventsAsync(string ns, string fieldSelector, CancellationToken cancellationToken) =>
+        GetAsync(List(Collection(ns, "events"), fieldSelector, null, null), ApiJson.Default.Corev1EventList, cancellationToken);
+
     // ---- Requests ----
 
     /// <summary>

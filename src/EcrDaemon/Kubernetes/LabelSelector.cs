@@ -27,16 +27,7 @@ internal sealed partial class LabelSelector
     {
         foreach (var r in _requirements)
         {
-            string? value = null;
-            var has = labels is not null && labels.TryGetValue(r.Key, out value);
-            var ok = r.Op switch
-            {
-                Op.Exists => has,
-                Op.NotExists => !has,
-                Op.In => has && r.Values.Contains(value, StringComparer.Ordinal),
-                _ => !has || !r.Values.Contains(value, StringComparer.Ordinal),
-            };
-            if (!ok)
+            if (!Satisfied(r, labels))
             {
                 return false;
             }
@@ -44,6 +35,41 @@ internal sealed partial class LabelSelector
 
         return true;
     }
+
+    /// <summary>
+    /// Each requirement against <paramref name="labels"/>, by the rule of <see cref="Matches"/>: its text
+    /// (<c>a=b</c>, <c>c in (d,e)</c>, <c>!f</c>), its label key, the label's value (null: no such label),
+    /// whether it is met, and the <c>kubectl label</c> argument that would meet it (<c>a=b</c>, <c>f-</c>).
+    /// </summary>
+    public IReadOnlyList<SelectorCheck> Explain(IDictionary<string, string>? labels) =>
+        [.. _requirements.Select(r => new SelectorCheck(
+            Describe(r),
+            r.Key,
+            labels is not null && labels.TryGetValue(r.Key, out var value) ? value : null,
+            Satisfied(r, labels),
+            r.Op is Op.NotExists or Op.NotIn ? $"{r.Key}-" : $"{r.Key}={(r.Op == Op.In ? r.Values[0] : "VALUE")}"))];
+
+    private static bool Satisfied(Requirement r, IDictionary<string, string>? labels)
+    {
+        string? value = null;
+        var has = labels is not null && labels.TryGetValue(r.Key, out value);
+        return r.Op switch
+        {
+            Op.Exists => has,
+            Op.NotExists => !has,
+            Op.In => has && r.Values.Contains(value, StringComparer.Ordinal),
+            _ => !has || !r.Values.Contains(value, StringComparer.Ordinal),
+        };
+    }
+
+    private static string Describe(Requirement r) => r.Op switch
+    {
+        Op.Exists => r.Key,
+        Op.NotExists => $"!{r.Key}",
+        Op.In when r.Values.Length == 1 => $"{r.Key}={r.Values[0]}",
+        Op.NotIn when r.Values.Length == 1 => $"{r.Key}!={r.Values[0]}",
+        _ => $"{r.Key} {(r.Op == Op.In ? "in" : "notin")} ({string.Join(',', r.Values)})",
+    };
 
     public static bool TryParse(string? text, out LabelSelector selector, out string error)
     {
@@ -166,3 +192,9 @@ internal sealed partial class LabelSelector
     [GeneratedRegex(@"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\z")]
     private static partial Regex NamePattern();
 }
+
+/// <summary>
+/// One requirement of a <see cref="LabelSelector"/> against a namespace's labels: its text, its label key, the
+/// label's value (null: absent), whether it is met, and the <c>kubectl label</c> argument that meets it.
+/// </summary>
+internal sealed record SelectorCheck(string Requirement, string Label, string? Value, bool Matched, string Fix);

@@ -17,4 +17,9 @@ internal static class Rfc3339
 
     /// <summary><paramref name="at"/> in UTC to the whole second (<see cref="SecondsFormat"/>).</summary>
     public static string Format(DateTimeOffset at) => at.UtcDateTime.ToString(SecondsFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>Reads a time as <see cref="Format"/> writes it (or any RFC 3339 time with an offset); false when it is none.</summary>
+    public static bool TryParse(string? text, out DateTimeOffset at) =>
+        DateTimeOffset.TryParseExact(text, SecondsFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at)
+        || DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at);
 }

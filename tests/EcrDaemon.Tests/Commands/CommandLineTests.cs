@@ -31,7 +31,7 @@ public sealed class CommandLineTests
             { ["-h"], null },
             { ["help"], null },
         };
-        foreach (var command in new[] { "run", "check", "cleanup" })
+        foreach (var command in new[] { "run", "check", "cleanup", "explain" })
         {
             data.Add([command, "--help"], command);
             data.Add([command, "-h"], command);
@@ -60,7 +60,7 @@ public sealed class CommandLineTests
 
     public static TheoryData<string[], string> ParseErrors() => new()
     {
-        { ["frobnicate"], "ecrdaemon: unknown command 'frobnicate'; use one of: run, check, cleanup, help; see 'ecrdaemon --help'" },
+        { ["frobnicate"], "ecrdaemon: unknown command 'frobnicate'; use one of: run, check, cleanup, explain, help; see 'ecrdaemon --help'" },
         { ["--frobnicate"], "ecrdaemon: '--frobnicate' has no value (write --frobnicate=VALUE); see 'ecrdaemon --help'" },
         { ["-x"], "ecrdaemon: unknown option '-x'; see 'ecrdaemon --help'" },
         { ["run", "extra"], "ecrdaemon: unexpected argument 'extra'; see 'ecrdaemon run --help'" },
@@ -68,7 +68,7 @@ public sealed class CommandLineTests
         { ["check", "--version"], "ecrdaemon: --version goes before any command: ecrdaemon --version; see 'ecrdaemon check --help'" },
         { ["cleanup", "--secret-name"], "ecrdaemon: Required argument missing for option: '--secret-name'; see 'ecrdaemon cleanup --help'" },
         { ["cleanup", "extra"], "ecrdaemon: unexpected argument 'extra'; see 'ecrdaemon cleanup --help'" },
-        { ["help", "frobnicate"], "ecrdaemon: Argument 'frobnicate' not recognized. Must be one of: 'run' 'check' 'cleanup'; see 'ecrdaemon help --help'" },
+        { ["help", "frobnicate"], "ecrdaemon: Argument 'frobnicate' not recognized. Must be one of: 'run' 'check' 'cleanup' 'explain'; see 'ecrdaemon help --help'" },
     };
 
     [Theory]
@@ -122,7 +122,12 @@ public sealed class CommandLineTests
         Assert.Empty(result.StandardError);
         var output = result.StandardOutput;
         Assert.Contains("Usage:", output, StringComparison.Ordinal);
-        Assert.Contains(command is null ? "ecrdaemon [command] [options]" : $"ecrdaemon {command} [options]", output, StringComparison.Ordinal);
+        Assert.Contains(command switch
+        {
+            null => "ecrdaemon [command] [options]",
+            "explain" => "ecrdaemon explain [<NAMESPACE>] [options]",
+            _ => $"ecrdaemon {command} [options]",
+        }, output, StringComparison.Ordinal);
         Assert.Contains("-h, --help", output, StringComparison.Ordinal);
         Assert.Contains(command is null ? "Exit codes (no command: run):" : "Exit codes:", output, StringComparison.Ordinal);
         Assert.Contains("  2  ", output, StringComparison.Ordinal);
@@ -131,7 +136,7 @@ public sealed class CommandLineTests
         {
             case null:
                 Assert.Contains("--version", output, StringComparison.Ordinal);
-                foreach (var name in new[] { "run", "check", "cleanup", "help" })
+                foreach (var name in new[] { "run", "check", "cleanup", "explain", "help" })
                 {
                     Assert.Matches($"(?m)^  {name} ", output);
                 }
@@ -142,6 +147,11 @@ public sealed class CommandLineTests
                 break;
             case "cleanup":
                 Assert.Contains("--secret-name <NAME>", output, StringComparison.Ordinal);
+                break;
+            case "explain":
+                Assert.Contains("--all", output, StringComparison.Ordinal);
+                Assert.Contains("-o, --output <text|json>", output, StringComparison.Ordinal);
+                Assert.Contains("0  in sync", output, StringComparison.Ordinal);
                 break;
             default:
                 Assert.Contains("0  stopped by SIGTERM/Ctrl-C", output, StringComparison.Ordinal);
@@ -183,7 +193,7 @@ public sealed class PublishedCommandLineTests
 
             CommandLineTests.AssertHelp(await Run("--help"), null);
             CommandLineTests.AssertHelp(await Run("help"), null);
-            foreach (var command in new[] { "run", "check", "cleanup" })
+            foreach (var command in new[] { "run", "check", "cleanup", "explain" })
             {
                 CommandLineTests.AssertHelp(await Run(command, "-h"), command);
                 CommandLineTests.AssertHelp(await Run("help", command), command);
@@ -195,7 +205,7 @@ public sealed class PublishedCommandLineTests
             Assert.True(version.ExitCode == 0, version.ToString());
             Assert.Matches($"^ecrdaemon [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit {head}\\)$", Assert.Single(MotoTests.Lines(version.StandardOutput)));
             CommandLineTests.AssertParseError(await Run("frobnicate"),
-                "ecrdaemon: unknown command 'frobnicate'; use one of: run, check, cleanup, help; see 'ecrdaemon --help'");
+                "ecrdaemon: unknown command 'frobnicate'; use one of: run, check, cleanup, explain, help; see 'ecrdaemon --help'");
             CommandLineTests.AssertParseError(await Run("check", "-x"), "ecrdaemon: unknown option '-x'; see 'ecrdaemon check --help'");
             CommandLineTests.AssertParseError(await Run("cleanup", "--secret-name"),
                 "ecrdaemon: Required argument missing for option: '--secret-name'; see 'ecrdaemon cleanup --help'");
