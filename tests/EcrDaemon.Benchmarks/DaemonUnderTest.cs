@@ -180,9 +180,11 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
         }
 
+        // Also when it had exited by itself: WaitForExitAsync returns once its redirected output has been read to the
+        // end, so that the log holds its last lines (a daemon that exits at once writes why just before it exits).
+        await _process.WaitForExitAsync();
         _process.Dispose();
         lock (_log)
         {
