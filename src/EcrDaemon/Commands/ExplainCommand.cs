@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Net;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -199,7 +201,7 @@ internal static class ExplainCommand
             var width = rows.Count == 0 ? 0 : rows.Max(r => r.Namespace.Length);
             foreach (var row in rows)
             {
-                await stdout.WriteLineAsync($"{row.Namespace.PadRight(width)}  {row.Status,-11}  {(row.InSync ? "" : row.Verdict)}".TrimEnd());
+                await stdout.WriteLineAsync(Row(row, width));
             }
 
             await stdout.WriteLineAsync($"explain --all: {summary.OptedIn} opted in, {summary.InSync} in sync, {summary.NotInSync} not in sync, "
@@ -215,8 +217,8 @@ internal static class ExplainCommand
     {
         if (!report.Found)
         {
-            await o.WriteLineAsync($"namespace {report.Namespace}: not found");
-            await o.WriteLineAsync($"verdict: {report.Verdict}");
+            await Line(o, $"namespace {report.Namespace}: not found");
+            await Line(o, $"verdict: {report.Verdict}");
             return;
         }
 
@@ -224,29 +226,29 @@ internal static class ExplainCommand
         var optIn = report.Terminating ? "Terminating (the daemon leaves it alone)"
             : report.OptedIn ? $"opted in (profile{(selecting.Count > 1 ? "s" : "")} {string.Join(", ", selecting)})"
             : "not opted in";
-        await o.WriteLineAsync($"namespace {report.Namespace}: {optIn}");
-        await o.WriteLineAsync($"  labels: {(report.Labels.Count == 0 ? "(none)" : string.Join(", ", report.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}")))}");
+        await Line(o, $"namespace {report.Namespace}: {optIn}");
+        await Line(o, $"  labels: {(report.Labels.Count == 0 ? "(none)" : string.Join(", ", report.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}")))}");
 
         foreach (var p in report.Profiles)
         {
-            await o.WriteLineAsync();
-            await o.WriteLineAsync($"profile {p.Name}: {(p.Selected ? "selects" : "does not select")} {report.Namespace}{(p.Excluded ? " (excluded: ExcludedNamespaces)" : "")}");
+            await Line(o, "");
+            await Line(o, $"profile {p.Name}: {(p.Selected ? "selects" : "does not select")} {report.Namespace}{(p.Excluded ? " (excluded: ExcludedNamespaces)" : "")}");
             foreach (var r in p.Requirements)
             {
                 var value = r.Value is null ? "no such label" : $"label {r.Label}={r.Value}";
-                await o.WriteLineAsync($"  selector {(r.Matched ? "ok  " : "FAIL")}  {r.Requirement}  ({value})");
+                await Line(o, $"  selector {(r.Matched ? "ok  " : "FAIL")}  {r.Requirement}  ({value})");
             }
 
             var s = p.Secret;
             if (!s.Present)
             {
-                await o.WriteLineAsync($"  secret {p.SecretName}: absent");
+                await Line(o, $"  secret {p.SecretName}: absent");
             }
             else
             {
                 var owner = s.Managed ? "owned by the daemon" : $"NOT owned by the daemon (no label {Markers.ManagedSelector})";
-                await o.WriteLineAsync($"  secret {p.SecretName}: present, {owner}, type {s.Type}{(s.Immutable ? ", immutable" : "")}");
-                await o.WriteLineAsync($"    registries: {(s.Registries.Count == 0 ? "(none readable)" : string.Join(", ", s.Registries))}");
+                await Line(o, $"  secret {p.SecretName}: present, {owner}, type {s.Type}{(s.Immutable ? ", immutable" : "")}");
+                await Line(o, $"    registries: {(s.Registries.Count == 0 ? "(none readable)" : string.Join(", ", s.Registries))}");
                 var expiry = (s.ExpiresAt, s.SecondsLeft) switch
                 {
                     (null, _) => "no expiry annotation",
@@ -254,16 +256,16 @@ internal static class ExplainCommand
                     (_, <= 0 and long left) => $"EXPIRED at {s.ExpiresAt}, {CheckCommand.Duration(TimeSpan.FromSeconds(-left))} ago",
                     (_, long left) => $"expires {s.ExpiresAt}, in {CheckCommand.Duration(TimeSpan.FromSeconds(left))}",
                 };
-                await o.WriteLineAsync($"    {expiry}");
+                await Line(o, $"    {expiry}");
             }
 
             if (p.SecretOnly)
             {
-                await o.WriteLineAsync("  serviceaccounts: none (the profile writes the secret only)");
+                await Line(o, "  serviceaccounts: none (the profile writes the secret only)");
             }
             else if (p.ServiceAccounts.Count == 0)
             {
-                await o.WriteLineAsync("  serviceaccounts: none of the targeted ones exists in the namespace");
+                await Line(o, "  serviceaccounts: none of the targeted ones exists in the namespace");
             }
             else
             {
@@ -276,42 +278,79 @@ internal static class ExplainCommand
                         var n => $"lists {p.SecretName} {n} times",
                     };
                     var added = sa.Entries == 0 ? "" : sa.AddedByDaemon ? " (added by the daemon)" : " (not added by the daemon)";
-                    await o.WriteLineAsync($"  serviceaccount {sa.Name}{(sa.Targeted ? "" : " (not targeted)")}: {lists}{added}");
+                    await Line(o, $"  serviceaccount {sa.Name}{(sa.Targeted ? "" : " (not targeted)")}: {lists}{added}");
                 }
             }
         }
 
-        await o.WriteLineAsync();
+        await Line(o, "");
         if (report.Events is null)
         {
-            await o.WriteLineAsync($"events: could not be read{(eventsProblem.Length > 0 ? $" ({eventsProblem})" : "")}");
+            await Line(o, $"events: could not be read{(eventsProblem.Length > 0 ? $" ({eventsProblem})" : "")}");
         }
         else if (report.Events.Count == 0)
         {
-            await o.WriteLineAsync($"events: none from {Markers.Component} in {report.Namespace}");
+            await Line(o, $"events: none from {Markers.Component} in {report.Namespace}");
         }
         else
         {
-            await o.WriteLineAsync($"events from {Markers.Component} (newest first):");
+            await Line(o, $"events from {Markers.Component} (newest first):");
             foreach (var e in report.Events)
             {
-                await o.WriteLineAsync($"  {e.Time}  {e.Type,-7}  {e.Reason}  {e.Object}{(e.Count > 1 ? $" (x{e.Count})" : "")}: {e.Message}");
+                await Line(o, $"  {e.Time}  {e.Type,-7}  {e.Reason}  {e.Object}{(e.Count > 1 ? $" (x{e.Count})" : "")}: {e.Message}");
             }
         }
 
         if (report.Problems.Count > 1)
         {
-            await o.WriteLineAsync();
-            await o.WriteLineAsync("problems:");
+            await Line(o, "");
+            await Line(o, "problems:");
             foreach (var f in report.Problems)
             {
-                await o.WriteLineAsync($"  - {f.Problem}: {f.Fix}");
+                await Line(o, $"  - {f.Problem}: {f.Fix}");
             }
         }
 
-        await o.WriteLineAsync();
-        await o.WriteLineAsync($"verdict: {report.Verdict}");
+        await Line(o, "");
+        await Line(o, $"verdict: {report.Verdict}");
     }
+
+    /// <summary>One row of <c>explain --all</c> for a person: one line, whatever the verdict quotes from the cluster.</summary>
+    internal static string Row(NamespaceSummary row, int width) =>
+        Printable($"{row.Namespace.PadRight(width)}  {row.Status,-11}  {(row.InSync ? "" : row.Verdict)}".TrimEnd());
+
+    /// <summary>
+    /// <paramref name="text"/> with its control characters (newlines, ESC, BEL, C1) and bidirectional overrides escaped
+    /// as <c>\n</c>, <c>\u001b</c>, ...: what a namespace owner writes (a secret's type, registry names, annotations,
+    /// Events) is shown, but cannot start a line of its own, move the cursor or reorder the text on a terminal.
+    /// </summary>
+    internal static string Printable(string text)
+    {
+        if (!text.Any(Unprintable))
+        {
+            return text;
+        }
+
+        var result = new StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            _ = c switch
+            {
+                '\n' => result.Append("\\n"),
+                '\r' => result.Append("\\r"),
+                '\t' => result.Append("\\t"),
+                _ when Unprintable(c) => result.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => result.Append(c),
+            };
+        }
+
+        return result.ToString();
+
+        static bool Unprintable(char c) => char.IsControl(c) || c is (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069') or '\u200e' or '\u200f';
+    }
+
+    /// <summary>One line of the report, <see cref="Printable"/>.</summary>
+    private static Task Line(TextWriter o, string text) => o.WriteLineAsync(Printable(text));
 
     /// <summary>The object, or null when the API answers 404.</summary>
     private static async Task<T?> NotFoundAsNull<T>(Func<Task<T>> read)
