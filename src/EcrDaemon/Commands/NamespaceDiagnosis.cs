@@ -226,6 +226,14 @@ internal static class NamespaceDiagnosis
                     "the daemon repairs it on its next reconcile; if it stays so, see the daemon's Events in the namespace and its logs");
         }
 
+        // The daemon writes a secret only once every registry of the profile has a token: one without a readable
+        // registry has been overwritten (by a person or a tool), and a pull with it fails whatever its labels say.
+        if (secret.Registries.Count == 0)
+        {
+            return new($"secret {name} holds no registry credential that can be read (its data is not what the daemon writes)",
+                "the daemon repairs it on its next reconcile; if it stays so, see the daemon's Events in the namespace and its logs (is the daemon running?)");
+        }
+
         if (secret.SecondsLeft is not { } left)
         {
             return new($"secret {name} has no readable {Markers.ExpiresAtAnnotation} annotation", "the daemon repairs it on its next reconcile; see the daemon's logs");

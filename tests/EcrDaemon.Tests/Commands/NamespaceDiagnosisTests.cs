@@ -110,6 +110,27 @@ public sealed class NamespaceDiagnosisTests
         Assert.Equal("secret app-pull is not the daemon's yet: the daemon replaces or adopts it on its next reconcile", on.Problems[0].Problem);
     }
 
+    [Theory]
+    [InlineData("""{"auths":{}}""")]
+    [InlineData("not json")]
+    [InlineData("""{"auths":[]}""")]
+    public void A_secret_of_ours_whose_data_holds_no_registry_is_not_in_sync(string dockerConfig)
+    {
+        // Its labels and expiry say the daemon's, but a pull with it fails (an overwrite by a person or a tool;
+        // the daemon never writes a secret before every registry of the profile has a token).
+        var snapshot = new ClusterSnapshot(Profiles());
+        snapshot.Add(Namespace("team-a", new() { ["team"] = "a" }));
+        snapshot.Add(Account("team-a", "default", "app-pull"));
+        var emptied = Ours("team-a", "app-pull", Now.AddHours(5));
+        emptied.Data = new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = Encoding.UTF8.GetBytes(dockerConfig) };
+        snapshot.Add(emptied);
+
+        var report = NamespaceDiagnosis.Diagnose(snapshot, "team-a", adoptUnmanaged: false, Now);
+
+        Assert.False(report.InSync, report.Verdict);
+        Assert.StartsWith("NOT IN SYNC: secret app-pull holds no registry credential", report.Verdict, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Registries_are_the_hosts_only_never_an_auth_or_password()
     {
