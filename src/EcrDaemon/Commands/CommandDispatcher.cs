@@ -182,6 +182,16 @@ internal static class CommandDispatcher
         {
             var token = tokens[i];
             var switchForm = (token.StartsWith("--", StringComparison.Ordinal) && token.Length > 2) || (token.StartsWith('/') && token.Length > 1);
+            var equals = token.IndexOf('=', StringComparison.Ordinal);
+            var name = equals < 0 ? token : token[..equals]; // never the value: it may be a secret
+            var key = name.TrimStart('-', '/');
+            if ((switchForm || (!token.StartsWith('-') && equals > 0)) && !IsConfigurationKey(key) && token is not "--version")
+            {
+                // A typo of an option (cleanup --secretname OLD) would otherwise be a setting nothing reads, and
+                // the command would run without it (cleanup: every current secret instead of OLD's).
+                return ([], switchForm ? $"unknown option '{name}'" : $"unexpected argument '{name}=...'");
+            }
+
             if (switchForm && token.Contains('=', StringComparison.Ordinal))
             {
                 result.Add(token);
@@ -207,7 +217,7 @@ internal static class CommandDispatcher
             }
             else if (parse.CommandResult.Command.Parents.Any() || token.StartsWith('-') || i > 0)
             {
-                return ([], token.StartsWith('-') ? $"unknown option '{token}'" : $"unexpected argument '{token}'");
+                return ([], token.StartsWith('-') ? $"unknown option '{name}'" : $"unexpected argument '{token}'");
             }
             else
             {
@@ -225,6 +235,19 @@ internal static class CommandDispatcher
 
         return (result, null);
     }
+
+    /// <summary>
+    /// The host's own settings that a switch may name without a section (<c>--urls=...</c>); any other switch names a
+    /// section path (<c>EcrDaemon:Key</c>, <c>Logging:LogLevel:Default</c>).
+    /// </summary>
+    private static readonly HashSet<string> HostKeys = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "urls", "http_ports", "https_ports", "environment", "contentRoot", "applicationName", "shutdownTimeoutSeconds", "AllowedHosts",
+    };
+
+    /// <summary>Whether a switch's key is configuration: a section path, or one of <see cref="HostKeys"/>.</summary>
+    private static bool IsConfigurationKey(string key) =>
+        (key.Contains(':', StringComparison.Ordinal) && !key.StartsWith(':') && !key.EndsWith(':')) || HostKeys.Contains(key);
 
     private static async Task<int> UsageErrorAsync(TextWriter stderr, ParseResult parse, string problem)
     {

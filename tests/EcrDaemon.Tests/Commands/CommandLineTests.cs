@@ -61,7 +61,10 @@ public sealed class CommandLineTests
     public static TheoryData<string[], string> ParseErrors() => new()
     {
         { ["frobnicate"], "ecrdaemon: unknown command 'frobnicate'; use one of: run, check, cleanup, explain, help; see 'ecrdaemon --help'" },
-        { ["--frobnicate"], "ecrdaemon: '--frobnicate' has no value (write --frobnicate=VALUE); see 'ecrdaemon --help'" },
+        { ["--frobnicate"], "ecrdaemon: unknown option '--frobnicate'; see 'ecrdaemon --help'" },
+        { ["--EcrDaemon:SecretName"], "ecrdaemon: '--EcrDaemon:SecretName' has no value (write --EcrDaemon:SecretName=VALUE); see 'ecrdaemon --help'" },
+        { ["run", "--urlz=http://*:9090"], "ecrdaemon: unknown option '--urlz'; see 'ecrdaemon run --help'" },
+        { ["cleanup", "--secretname", "old"], "ecrdaemon: unknown option '--secretname'; see 'ecrdaemon cleanup --help'" },
         { ["-x"], "ecrdaemon: unknown option '-x'; see 'ecrdaemon --help'" },
         { ["run", "extra"], "ecrdaemon: unexpected argument 'extra'; see 'ecrdaemon run --help'" },
         { ["check", "-x"], "ecrdaemon: unknown option '-x'; see 'ecrdaemon check --help'" },
@@ -101,6 +104,42 @@ public sealed class CommandLineTests
         Assert.Null(problem);
         Assert.Equal("cleanup", parse.CommandResult.Command.Name);
         Assert.Equal(["--EcrDaemon:SecretName=a", "--urls", "http://127.0.0.1:0", "EcrDaemon:Concurrency=3", "/EcrDaemon:RefreshAt=0.5", "--secret-name=old"], arguments);
+    }
+
+    [Theory]
+    [InlineData("cleanup", "--secretname", "old")] // cleanup would clean the current secret name everywhere instead of old
+    [InlineData("cleanup", "--secret_name=old")]
+    [InlineData("run", "--urlz", "http://*:9090")]
+    [InlineData("check", "/aws-secret-access-key=wJalrXUtnFEMI-not-to-be-echoed")]
+    [InlineData("check", "aws-secret-access-key=wJalrXUtnFEMI-not-to-be-echoed")]
+    public void A_switch_that_names_no_configuration_section_nor_a_host_setting_is_refused_without_echoing_its_value(params string[] args)
+    {
+        var root = CommandDispatcher.CommandLine((_, _, _) => Task.FromResult(0));
+
+        var (arguments, problem) = CommandDispatcher.ConfigurationArguments(root.Parse(args));
+
+        Assert.Empty(arguments);
+        Assert.NotNull(problem);
+        Assert.DoesNotContain("wJalr", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("old", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("9090", problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--urls=http://*:9090")]
+    [InlineData("--URLS", "http://*:9090")]
+    [InlineData("--http_ports=9090")]
+    [InlineData("--environment=Production")]
+    [InlineData("--Logging:LogLevel:Default=Debug")]
+    [InlineData("EcrDaemon:Concurrency=3")]
+    public void Configuration_sections_and_the_hosts_own_settings_stay_switches(params string[] args)
+    {
+        var root = CommandDispatcher.CommandLine((_, _, _) => Task.FromResult(0));
+
+        var (arguments, problem) = CommandDispatcher.ConfigurationArguments(root.Parse(["run", .. args]));
+
+        Assert.Null(problem);
+        Assert.Equal(args, arguments);
     }
 
     [Fact]
