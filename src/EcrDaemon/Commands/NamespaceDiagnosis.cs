@@ -302,20 +302,26 @@ internal static class NamespaceDiagnosis
 
         if (data.TryGetValue("url", out var url))
         {
-            // Argo CD's url: the host only, without a scheme, a path or any user:password@.
-            var text = Encoding.UTF8.GetString(url).Trim();
-            var scheme = text.IndexOf("://", StringComparison.Ordinal);
-            text = scheme >= 0 ? text[(scheme + 3)..] : text;
-            var slash = text.IndexOf('/', StringComparison.Ordinal);
-            text = slash >= 0 ? text[..slash] : text;
-            var at = text.LastIndexOf('@');
-            return [at >= 0 ? text[(at + 1)..] : text];
+            // Argo CD's url: the host only.
+            return [Host(Encoding.UTF8.GetString(url).Trim())];
         }
 
         return [];
 
+        // A registry key is a host or a URL; one with a user:password@ is read out as its host only.
         static IReadOnlyList<string> Keys(JsonElement element) =>
-            element.ValueKind == JsonValueKind.Object ? [.. element.EnumerateObject().Select(p => p.Name)] : [];
+            element.ValueKind == JsonValueKind.Object ? [.. element.EnumerateObject().Select(p => p.Name.Contains('@', StringComparison.Ordinal) ? Host(p.Name) : p.Name)] : [];
+
+        // The host of a URL: without a scheme, a path, a query, a fragment (tokens travel in both) or any user:password@.
+        static string Host(string text)
+        {
+            var scheme = text.IndexOf("://", StringComparison.Ordinal);
+            text = scheme >= 0 ? text[(scheme + 3)..] : text;
+            var end = text.IndexOfAny(['/', '?', '#']);
+            text = end >= 0 ? text[..end] : text;
+            var at = text.LastIndexOf('@');
+            return at >= 0 ? text[(at + 1)..] : text;
+        }
     }
 
     /// <summary>The daemon's Events, newest first, at most <paramref name="limit"/>.</summary>

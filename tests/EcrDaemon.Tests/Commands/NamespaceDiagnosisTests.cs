@@ -152,6 +152,30 @@ public sealed class NamespaceDiagnosisTests
     }
 
     [Theory]
+    [InlineData("https://git.example.com?private_token=glpat-secret-1", "git.example.com")]
+    [InlineData("https://git.example.com#glpat-secret-1", "git.example.com")]
+    [InlineData("https://user:glpat-secret-1@git.example.com:8443?x=1", "git.example.com:8443")]
+    [InlineData("git@github.com:org/repo.git", "github.com:org")]
+    public void An_Argo_CD_url_is_read_out_as_its_host_without_a_query_or_fragment(string url, string host)
+    {
+        var argo = new V1Secret { Metadata = new V1ObjectMeta { Name = "repo" }, Data = new Dictionary<string, byte[]> { ["url"] = Encoding.UTF8.GetBytes(url) } };
+
+        Assert.Equal([host], NamespaceDiagnosis.Registries(argo));
+    }
+
+    [Fact]
+    public void A_registry_key_with_user_info_is_read_out_without_it()
+    {
+        var config = """{"auths":{"https://AWS:pw-secret-1@1.dkr.ecr.us-west-2.amazonaws.com":{},"https://index.docker.io/v1/":{}}}""";
+        var pull = new V1Secret { Metadata = new V1ObjectMeta { Name = "x" }, Data = new Dictionary<string, byte[]> { [Markers.DockerConfigJsonKey] = Encoding.UTF8.GetBytes(config) } };
+
+        var hosts = NamespaceDiagnosis.Registries(pull);
+
+        Assert.DoesNotContain(hosts, h => h.Contains("pw-secret-1", StringComparison.Ordinal));
+        Assert.Equal(["1.dkr.ecr.us-west-2.amazonaws.com", "https://index.docker.io/v1/"], hosts);
+    }
+
+    [Theory]
     [InlineData("a=b", "a=b", "a=b")]
     [InlineData("a!=b", "a!=b", "a-")]
     [InlineData("a in (b,c)", "a in (b,c)", "a=b")]
