@@ -154,13 +154,122 @@ internal sealed class ApiRequestHandler : DelegatingHandler
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_timeout);
+        HttpResponseMessage response;
         try
         {
-            return await base.SendAsync(request, timeout.Token);
+            response = await base.SendAsync(request, timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"{request.Method} {request.RequestUri?.AbsolutePath} got no answer within {_timeout.TotalSeconds:0} s");
+        }
+
+        // The body is read after the headers (the lists are decoded as they stream): its reads are bounded too, or a
+        // server that stalls mid-body would hang the caller (explain, an informer's list) for ever.
+        response.Content = new BoundedContent(response.Content, _timeout, $"{request.Method} {request.RequestUri?.AbsolutePath}");
+        return response;
+    }
+
+    /// <summary>A response body whose reading ends with a <see cref="TimeoutException"/> once <c>timeout</c> has passed.</summary>
+    private sealed class BoundedContent : HttpContent
+    {
+        private readonly HttpContent _inner;
+        private readonly TimeSpan _timeout;
+        private readonly string _what;
+        private readonly CancellationTokenSource _deadline;
+
+        public BoundedContent(HttpContent inner, TimeSpan timeout, string what)
+        {
+            _inner = inner;
+            _timeout = timeout;
+            _what = what;
+            _deadline = new CancellationTokenSource(timeout);
+            foreach (var header in inner.Headers)
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
+            new BoundedStream(await _inner.ReadAsStreamAsync(cancellationToken), this);
+
+        protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
+            Bounded(async token => { await _inner.CopyToAsync(stream, token); return 0; }, cancellationToken);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _inner.Dispose();
+                _deadline.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        internal async Task<T> Bounded<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _deadline.Token);
+            try
+            {
+                return await read(linked.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && _deadline.IsCancellationRequested)
+            {
+                throw new TimeoutException($"{_what} did not send its whole answer within {_timeout.TotalSeconds:0} s");
+            }
+        }
+    }
+
+    /// <summary>The body's stream, each read bounded by its <see cref="BoundedContent"/>'s deadline.</summary>
+    private sealed class BoundedStream(Stream inner, BoundedContent content) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            content.Bounded(token => inner.ReadAsync(buffer, offset, count, token), cancellationToken);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            new(content.Bounded(token => inner.ReadAsync(buffer, token).AsTask(), cancellationToken));
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
         }
     }
 
