@@ -2,6 +2,7 @@ using System.Text;
 using EcrDaemon.Commands;
 using EcrDaemon.Testing;
 using EcrDaemon.Tests.Daemon;
+using EcrDaemon.Tests.Profiles;
 using EcrDaemon.Tests.Support;
 using EcrDaemon.TestCluster;
 using k8s;
@@ -19,26 +20,13 @@ namespace EcrDaemon.Tests.Commands;
 /// </summary>
 public sealed class ExplainProfilesTests : IAsyncLifetime
 {
-    private const string SecretB = "ecr-team-b";
+    private const string SecretB = TwoProfilesSetup.SecretB;
     private DaemonHarness _h = null!;
 
     public async Task InitializeAsync() =>
         _h = await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = await HelmChart.RbacForSecretNamesAsync([DaemonHarness.SecretName, SecretB]) });
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
-
-    private static Dictionary<string, string?> TwoProfiles() => new()
-    {
-        ["EcrDaemon:Registries:0:Name"] = "r",
-        ["EcrDaemon:Profiles:0:Name"] = "team-a",
-        ["EcrDaemon:Profiles:0:NamespaceSelector"] = "a=true",
-        ["EcrDaemon:Profiles:0:SecretName"] = DaemonHarness.SecretName,
-        ["EcrDaemon:Profiles:0:Registries:0"] = "r",
-        ["EcrDaemon:Profiles:1:Name"] = "team-b",
-        ["EcrDaemon:Profiles:1:NamespaceSelector"] = "b=true",
-        ["EcrDaemon:Profiles:1:SecretName"] = SecretB,
-        ["EcrDaemon:Profiles:1:Registries:0"] = "r",
-    };
 
     [ToolFact("helm")]
     public async Task Each_profile_of_a_namespace_is_explained_and_one_profiles_missing_secret_makes_it_not_in_sync()
@@ -47,7 +35,7 @@ public sealed class ExplainProfilesTests : IAsyncLifetime
         {
             Metadata = new V1ObjectMeta { Name = "both", Labels = new Dictionary<string, string> { ["a"] = "true", ["b"] = "true" } },
         });
-        await _h.StartDaemonAsync(TwoProfiles());
+        await _h.StartDaemonAsync(TwoProfilesSetup.Settings());
         await Poll.Until(() => _h.PullSecrets("both") is [DaemonHarness.SecretName, SecretB], () => _h.Describe(["both"]));
         await _h.IdleAsync();
         Assert.Equal(0, await _h.StopDaemonAsync());
@@ -81,7 +69,7 @@ public sealed class ExplainProfilesTests : IAsyncLifetime
         var config = KubernetesClientConfiguration.BuildConfigFromConfigObject(KubernetesClientConfiguration.LoadKubeConfig(kubeconfig));
         var exit = await CommandDispatcher.RunAsync(["explain", .. args], stdout, stderr, builder =>
         {
-            builder.Configuration.AddInMemoryCollection(_h.Settings(TwoProfiles()));
+            builder.Configuration.AddInMemoryCollection(_h.Settings(TwoProfilesSetup.Settings()));
             builder.Services.Replace(ServiceDescriptor.Singleton(config));
         });
         return (exit, stdout.ToString(), stderr.ToString());

@@ -5,6 +5,7 @@ using EcrDaemon.TestCluster;
 using EcrDaemon.Testing;
 using k8s;
 using k8s.Models;
+using EcrDaemon.Tests.Profiles;
 using EcrDaemon.Tests.Support;
 using EcrDaemon.Reconciliation;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,26 +16,13 @@ namespace EcrDaemon.Tests.Daemon;
 /// <summary>Review of pull-secret profiles against a cluster: one profile's failure must not hold back another in the same namespace.</summary>
 public sealed class ProfileReviewDaemonTests : IAsyncLifetime
 {
-    private const string SecretB = "ecr-team-b";
+    private const string SecretB = TwoProfilesSetup.SecretB;
     private DaemonHarness _h = null!;
 
     public async Task InitializeAsync() =>
         _h = await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = await HelmChart.RbacForSecretNamesAsync([DaemonHarness.SecretName, SecretB]) });
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
-
-    private static Dictionary<string, string?> TwoProfiles() => new()
-    {
-        ["EcrDaemon:Registries:0:Name"] = "r",
-        ["EcrDaemon:Profiles:0:Name"] = "team-a",
-        ["EcrDaemon:Profiles:0:NamespaceSelector"] = "a=true",
-        ["EcrDaemon:Profiles:0:SecretName"] = DaemonHarness.SecretName,
-        ["EcrDaemon:Profiles:0:Registries:0"] = "r",
-        ["EcrDaemon:Profiles:1:Name"] = "team-b",
-        ["EcrDaemon:Profiles:1:NamespaceSelector"] = "b=true",
-        ["EcrDaemon:Profiles:1:SecretName"] = SecretB,
-        ["EcrDaemon:Profiles:1:Registries:0"] = "r",
-    };
 
     /// <summary>
     /// A namespace in team-b gets into team-a too, but team-a's secret cannot be created there (a quota or
@@ -45,7 +33,7 @@ public sealed class ProfileReviewDaemonTests : IAsyncLifetime
     public async Task A_profile_whose_secret_cannot_be_written_does_not_hold_back_the_other_profiles_of_the_namespace()
     {
         await _h.Admin.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "n", Labels = new Dictionary<string, string> { ["b"] = "true" } } });
-        await _h.StartDaemonAsync(TwoProfiles());
+        await _h.StartDaemonAsync(TwoProfilesSetup.Settings());
         await Poll.Until(() => _h.Secret("n", SecretB) is not null && _h.PullSecrets("n")?.Contains(SecretB) == true, () => _h.Describe(["n"]));
         var good = _h.Secret("n", SecretB)!["data"]![Markers.DockerConfigJsonKey]!.GetValue<string>();
 

@@ -1,0 +1,25 @@
+using EcrDaemon.Tests.Daemon;
+
+namespace EcrDaemon.Tests.Profiles;
+
+/// <summary>
+/// Two profiles over one registry, r: team-a (namespaces labelled a=true, the harness's secret name) and team-b
+/// (b=true, <see cref="SecretB"/>). Start the harness under <c>HelmChart.RbacForSecretNamesAsync</c> of both names.
+/// </summary>
+internal static class TwoProfilesSetup
+{
+    public const string SecretB = "ecr-team-b";
+
+    public static Dictionary<string, string?> Settings() => new()
+    {
+        ["EcrDaemon:Registries:0:Name"] = "r",
+        ["EcrDaemon:Profiles:0:Name"] = "team-a",
+        ["EcrDaemon:Profiles:0:NamespaceSelector"] = "a=true",
+        ["EcrDaemon:Profiles:0:SecretName"] = DaemonHarness.SecretName,
+        ["EcrDaemon:Profiles:0:Registries:0"] = "r",
+        ["EcrDaemon:Profiles:1:Name"] = "team-b",
+        ["EcrDaemon:Profiles:1:NamespaceSelector"] = "b=true",
+        ["EcrDaemon:Profiles:1:SecretName"] = SecretB,
+        ["EcrDaemon:Profiles:1:Registries:0"] = "r",
+    };
+}
