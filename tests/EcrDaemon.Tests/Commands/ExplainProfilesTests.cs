@@ -23,8 +23,7 @@ public sealed class ExplainProfilesTests : IAsyncLifetime
     private const string SecretB = TwoProfilesSetup.SecretB;
     private DaemonHarness _h = null!;
 
-    public async Task InitializeAsync() =>
-        _h = await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = await HelmChart.RbacForSecretNamesAsync([DaemonHarness.SecretName, SecretB]) });
+    public async Task InitializeAsync() => _h = await TwoProfilesSetup.StartHarnessAsync();
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 

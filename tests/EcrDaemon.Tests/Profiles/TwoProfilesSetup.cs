@@ -1,14 +1,19 @@
+using EcrDaemon.TestCluster;
 using EcrDaemon.Tests.Daemon;
+using EcrDaemon.Tests.Support;
 
 namespace EcrDaemon.Tests.Profiles;
 
 /// <summary>
 /// Two profiles over one registry, r: team-a (namespaces labelled a=true, the harness's secret name) and team-b
-/// (b=true, <see cref="SecretB"/>). Start the harness under <c>HelmChart.RbacForSecretNamesAsync</c> of both names.
+/// (b=true, <see cref="SecretB"/>), and a harness under the RBAC the chart renders for both secret names.
 /// </summary>
 internal static class TwoProfilesSetup
 {
     public const string SecretB = "ecr-team-b";
+
+    public static async Task<DaemonHarness> StartHarnessAsync() =>
+        await DaemonHarness.StartAsync(new TestClusterOptions { RbacYaml = await HelmChart.RbacForSecretNamesAsync([DaemonHarness.SecretName, SecretB]) });
 
     public static Dictionary<string, string?> Settings() => new()
     {
