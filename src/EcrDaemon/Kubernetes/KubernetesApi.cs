@@ -46,6 +46,9 @@ internal sealed class KubernetesApi : IDisposable
 
     private readonly string _server;
 
+    /// <summary>The client every request goes through (the watches' too).</summary>
+    private readonly HttpClient _http;
+
     /// <param name="config">Where the API server is and how to reach it.</param>
     /// <param name="handlers">Handlers in front of the connection, the first outermost.</param>
     public KubernetesApi(KubernetesClientConfiguration config, params DelegatingHandler[] handlers)
@@ -55,7 +58,6 @@ internal sealed class KubernetesApi : IDisposable
             throw new KubeConfigException($"the API server address '{config.Host}' is not a URL");
         }
 
-        BaseUri = server;
         _server = server.AbsoluteUri.TrimEnd('/');
         _version = config.DisableHttp2 ? HttpVersion.Version11 : HttpVersion.Version20;
         _tlsServerName = string.IsNullOrWhiteSpace(config.TlsServerName) ? null : config.TlsServerName;
@@ -81,20 +83,14 @@ internal sealed class KubernetesApi : IDisposable
             first = handlers[i];
         }
 
-        Http = new HttpClient(first) { Timeout = config.HttpClientTimeout };
+        _http = new HttpClient(first) { Timeout = config.HttpClientTimeout };
         if (!string.IsNullOrWhiteSpace(config.UserAgent))
         {
-            Http.DefaultRequestHeaders.TryAddWithoutValidation("User-Agent", config.UserAgent);
+            _http.DefaultRequestHeaders.TryAddWithoutValidation("User-Agent", config.UserAgent);
         }
     }
 
-    /// <summary>The API server.</summary>
-    public Uri BaseUri { get; }
-
-    /// <summary>The client every request goes through (the watches' too).</summary>
-    public HttpClient Http { get; }
-
-    public void Dispose() => Http.Dispose();
+    public void Dispose() => _http.Dispose();
 
     /// <summary>The configuration's trust: skip verification, or its CA bundle as the only roots; and its client certificate.</summary>
     private static void Secure(SslClientAuthenticationOptions ssl, KubernetesClientConfiguration config)
@@ -266,7 +262,7 @@ internal sealed class KubernetesApi : IDisposable
             await _credentials.ProcessHttpRequestAsync(request, cancellationToken);
         }
 
-        var response = await Http.SendAsync(request, completion, cancellationToken);
+        var response = await _http.SendAsync(request, completion, cancellationToken);
         if (response.IsSuccessStatusCode)
         {
             return response;
